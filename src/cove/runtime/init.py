@@ -1,0 +1,185 @@
+"""The container side of ``create``: the intermediate process and the container's init.
+
+Reads top to bottom as the create sequence, seen from inside:
+
+1. intermediate (forked by the runtime): waits until the runtime has put it in
+   the cgroup, joins namespaces given by path, unshares the user namespace and
+   waits for its id maps, unshares the rest, forks the init (which is the
+   first process of the new pid and time namespaces), reports its pid, exits;
+2. init: builds the rootfs, asks the runtime to run the prestart and
+   createRuntime hooks, runs createContainer hooks, pivots, configures the
+   process, reports ``ready``, then blocks on the exec fifo until ``start``
+   opens it, runs startContainer hooks and execs the user's program.
+
+Errors anywhere are sent over the channel and raised in the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cove.linux import libc as L
+from cove.runtime import process as P
+from cove.runtime import rootfs as R
+from cove.runtime.channel import Channel, Msg
+from cove.runtime.namespaces import NamespacePlan, join_namespaces, open_namespaces
+
+
+@dataclass
+class InitPlan:
+    """Everything the container's processes need, computed by the runtime before fork."""
+
+    config: dict[str, Any]
+    namespaces: NamespacePlan
+    rootfs: R.RootfsPlan
+    exec_fifo_fd: int = -1
+    console_fd: int = -1
+    preserve_fds: int = 0
+    seccomp: Any = None          # cove.linux.seccomp.SeccompProgram or None
+    state_for_hooks: dict[str, Any] = field(default_factory=dict)
+    time_offsets: dict[str, Any] = field(default_factory=dict)
+    listener_fd: int = -1
+
+    @property
+    def process(self) -> dict[str, Any]:
+        proc: dict[str, Any] = self.config.get("process") or {}
+        return proc
+
+
+def _child_main(chan: Channel, body: Any) -> None:
+    """Run ``body`` in a forked child; never return into the runtime's code."""
+    code = 1
+    try:
+        body()
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+        chan.send_error(str(exc) or type(exc).__name__)
+    finally:
+        os._exit(code)
+
+
+def intermediate(plan: InitPlan, chan: Channel) -> None:
+    _child_main(chan, lambda: _intermediate(plan, chan))
+
+
+def _write_time_offsets(offsets: dict[str, Any]) -> None:
+    lines = "".join(f"{clock} {int(v.get('secs', 0))} {int(v.get('nanosecs', 0))}\n"
+                    for clock, v in offsets.items())
+    if lines:
+        with open("/proc/self/timens_offsets", "w") as f:
+            f.write(lines)
+
+
+def _intermediate(plan: InitPlan, chan: Channel) -> None:
+    L.prctl(L.PR_SET_DUMPABLE, 0)
+    chan.expect(Msg.GO)
+    ns = plan.namespaces
+    join_namespaces(open_namespaces(ns.join))
+    if "user" in ns.create:
+        L.unshare(L.CLONE_NEWUSER)
+        chan.send(Msg.USERNS_READY)
+        chan.expect(Msg.USERNS_MAPPED)
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    flags = ns.unshare_flags(user=False)
+    if flags:
+        L.unshare(flags)
+    if "time" in ns.create:
+        _write_time_offsets(plan.time_offsets)
+    # The init must not talk before INIT_PID is sent: it waits for the gate to close.
+    gate_r, gate_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(gate_w)
+        os.read(gate_r, 1)
+        os.close(gate_r)
+        _child_main(chan, lambda: _init(plan, chan))
+    chan.send(Msg.INIT_PID, pid=pid)
+
+
+def _init(plan: InitPlan, chan: Channel) -> None:
+    L.prctl(L.PR_SET_DUMPABLE, 0)
+    os.setsid()
+    config = plan.config
+    proc = plan.process
+    linux = config.get("linux") or {}
+    rp = plan.rootfs
+    R.prepare_root(rp)
+    for mnt in rp.mounts:
+        R.mount_one(rp, mnt)
+    R.setup_dev(rp)
+    if plan.seccomp is not None and plan.seccomp.listener_path:
+        from cove.runtime.seccomp_notify import connect_listener  # noqa: PLC0415
+
+        plan.listener_fd = connect_listener(plan.seccomp.listener_path)
+    chan.send(Msg.RUN_HOOKS)
+    chan.expect(Msg.HOOKS_DONE)
+    if (config.get("hooks") or {}).get("createContainer"):
+        from cove.runtime.hooks import run_hooks  # noqa: PLC0415
+
+        run_hooks(config, "createContainer", plan.state_for_hooks)
+    R.pivot(rp)
+
+    if proc.get("terminal"):
+        _setup_terminal(plan)
+    if plan.namespaces.has("uts") or "hostname" in config:
+        if config.get("hostname") is not None:
+            L.sethostname(config["hostname"])
+        if config.get("domainname") is not None:
+            L.setdomainname(config["domainname"])
+    for key, value in (linux.get("sysctl") or {}).items():
+        _write_sysctl(key, value)
+    R.readonly_paths(linux.get("readonlyPaths") or [])
+    R.mask_paths(linux.get("maskedPaths") or [])
+    if (config.get("root") or {}).get("readonly"):
+        R.make_root_readonly()
+
+    path = P.prepare(proc, plan.seccomp, plan.preserve_fds, _install_seccomp_for(plan))
+
+    chan.send(Msg.READY)
+    chan.close()
+    fifo = os.open(f"/proc/self/fd/{plan.exec_fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    os.write(fifo, b"0")
+    os.close(fifo)
+    os.close(plan.exec_fifo_fd)
+    if (config.get("hooks") or {}).get("startContainer"):
+        from cove.runtime.hooks import run_hooks  # noqa: PLC0415
+
+        run_hooks(config, "startContainer", dict(plan.state_for_hooks, status="running"))
+    P.launch(path, proc, plan.seccomp, _install_seccomp_for(plan))
+
+
+def _install_seccomp_for(plan: InitPlan) -> Callable[[], None]:
+    def install() -> None:
+        from cove.linux import seccomp  # noqa: PLC0415
+
+        listener = seccomp.install(plan.seccomp)
+        if listener is not None:
+            from cove.runtime.seccomp_notify import send_listener  # noqa: PLC0415
+
+            send_listener(plan, listener)
+
+    return install
+
+
+def _write_sysctl(key: str, value: str) -> None:
+    path = "/proc/sys/" + key.replace(".", "/")
+    try:
+        with open(path, "w") as f:
+            f.write(str(value))
+    except OSError as exc:
+        raise P.ProcessSetupError(f"linux.sysctl: set {key}={value}: {exc.strerror}") from exc
+
+
+def _setup_terminal(plan: InitPlan) -> None:
+    from cove.runtime import terminal  # noqa: PLC0415
+
+    master, slave = terminal.open_pty()
+    terminal.attach_slave(slave, console=True)
+    if plan.console_fd >= 0:
+        terminal.send_master(plan.console_fd, master)
+        plan.console_fd = -1
+    os.close(master)

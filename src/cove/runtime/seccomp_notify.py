@@ -1,0 +1,55 @@
+"""Hand a seccomp user-notification fd to the agent listening on ``listenerPath``.
+
+The message is the spec's "container process state": JSON naming the fds that
+travel with it (SCM_RIGHTS), the container's pid, the listener metadata and
+the container state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING
+
+from cove.errors import CoveError
+
+if TYPE_CHECKING:
+    from cove.runtime.init import InitPlan
+
+
+class SeccompNotifyError(CoveError):
+    """The seccomp listener could not be reached."""
+
+
+def connect_listener(path: str) -> int:
+    import socket  # noqa: PLC0415
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise SeccompNotifyError(f"linux.seccomp.listenerPath {path}: {exc.strerror}") from exc
+    return sock.detach()
+
+
+def send_listener(plan: InitPlan, listener_fd: int) -> None:
+    import socket  # noqa: PLC0415
+
+    if plan.listener_fd < 0:
+        os.close(listener_fd)
+        return
+    message = {
+        "ociVersion": "1.2.0",
+        "fds": ["seccompFd"],
+        "pid": plan.state_for_hooks.get("pid", 0),
+        "metadata": plan.seccomp.listener_metadata if plan.seccomp else "",
+        "state": plan.state_for_hooks,
+    }
+    sock = socket.socket(fileno=plan.listener_fd)
+    try:
+        socket.send_fds(sock, [json.dumps(message).encode()], [listener_fd])
+    finally:
+        sock.close()
+        os.close(listener_fd)
+        plan.listener_fd = -1

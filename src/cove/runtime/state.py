@@ -1,0 +1,190 @@
+"""Durable per-container state under the runtime root (``<root>/<id>/state.json``).
+
+The file is written atomically (temp file, fsync, rename, fsync of the
+directory) so that concurrent ``state``/``list`` calls never see half a file.
+The live status is derived, not stored: the stored value only distinguishes
+``creating`` from ``created``; whether the process is still alive, whether it
+has been started (the exec fifo is gone) and whether it is frozen are read
+from the system on every call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from cove.errors import AlreadyExists, InvalidArgument, NotFound
+from cove.runtime.status import Status
+
+STATE_FILE: Final = "state.json"
+EXEC_FIFO: Final = "exec.fifo"
+OCI_VERSION: Final = "1.2.0"
+DEFAULT_ROOT: Final = "/run/cove-runtime"
+_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def validate_id(container_id: str) -> str:
+    if not container_id:
+        raise InvalidArgument("container id cannot be empty")
+    if len(container_id) > 1024 or not _ID_RE.match(container_id) or container_id in (".", ".."):
+        raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, "
+                              "'_', '.', '+' and '-', starting with a letter or digit")
+    return container_id
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time (clock ticks since boot) of ``pid``, or None if it is gone or a zombie.
+
+    Comparing it with the stored value guards against pid reuse.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    fields = raw[raw.rfind(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+@dataclass
+class ContainerState:
+    id: str
+    bundle: str
+    config: dict[str, Any]
+    status: Status = Status.CREATING
+    pid: int = 0
+    pid_start_time: int = 0
+    created: str = ""
+    owner: str = "root"
+    rootfs: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ---- persistence -------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ociVersion": OCI_VERSION, "id": self.id, "status": self.status.value,
+            "pid": self.pid, "pidStartTime": self.pid_start_time, "bundle": self.bundle,
+            "rootfs": self.rootfs, "created": self.created, "owner": self.owner,
+            "annotations": self.annotations, "config": self.config, "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContainerState:
+        return cls(id=data["id"], bundle=data["bundle"], config=data["config"],
+                   status=Status(data["status"]), pid=data["pid"],
+                   pid_start_time=data["pidStartTime"], created=data["created"],
+                   owner=data.get("owner", "root"), rootfs=data.get("rootfs", ""),
+                   annotations=data.get("annotations") or {}, extra=data.get("extra") or {})
+
+    # ---- live view ---------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self.pid > 0 and process_start_time(self.pid) == self.pid_start_time
+
+    def oci_state(self, status: Status) -> dict[str, Any]:
+        """The state object of the spec (also what hooks get on stdin)."""
+        out: dict[str, Any] = {"ociVersion": OCI_VERSION, "id": self.id,
+                               "status": status.value, "bundle": self.bundle}
+        if status is not Status.STOPPED and self.pid:
+            out["pid"] = self.pid
+        elif self.pid:
+            out["pid"] = 0
+        if self.annotations:
+            out["annotations"] = self.annotations
+        return out
+
+
+class StateStore:
+    """All containers of one runtime root."""
+
+    def __init__(self, root: str) -> None:
+        self.root = Path(root)
+
+    def dir(self, container_id: str) -> Path:
+        return self.root / validate_id(container_id)
+
+    def reserve(self, container_id: str) -> Path:
+        """Claim the id: make its directory, failing if the id is taken."""
+        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        path = self.dir(container_id)
+        try:
+            path.mkdir(mode=0o711)
+        except FileExistsError as exc:
+            raise AlreadyExists(f"container with id exists: {container_id}") from exc
+        return path
+
+    def save(self, state: ContainerState) -> None:
+        path = self.dir(state.id)
+        tmp = path / f".{STATE_FILE}.tmp"
+        data = json.dumps(state.to_json(), separators=(",", ":")).encode()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path / STATE_FILE)
+        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def load(self, container_id: str) -> ContainerState:
+        path = self.dir(container_id) / STATE_FILE
+        try:
+            with open(path, "rb") as f:
+                return ContainerState.from_json(json.load(f))
+        except FileNotFoundError as exc:
+            raise NotFound(f"container does not exist: {container_id}") from exc
+        except (ValueError, KeyError) as exc:
+            raise InvalidArgument(f"container {container_id}: corrupt state file {path}: {exc}"
+                                  ) from exc
+
+    def ids(self) -> list[str]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if (self.root / n / STATE_FILE).exists())
+
+    def exec_fifo(self, container_id: str) -> Path:
+        return self.dir(container_id) / EXEC_FIFO
+
+    def remove(self, container_id: str) -> None:
+        path = self.dir(container_id)
+        for name in (STATE_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp"):
+            try:
+                os.unlink(path / name)
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+
+
+def live_status(store: StateStore, state: ContainerState, frozen: bool | None = None) -> Status:
+    """Derive the current status from the stored one and the live system.
+
+    ``frozen`` is asked of the cgroup only when the caller passes it (it costs a
+    cgroup read, which ``state`` pays but ``start`` does not need).
+    """
+    if state.status is Status.CREATING:
+        return Status.CREATING if state.alive() else Status.STOPPED
+    if not state.alive():
+        return Status.STOPPED
+    if store.exec_fifo(state.id).exists():
+        return Status.CREATED
+    if frozen:
+        return Status.PAUSED
+    return Status.RUNNING

@@ -1,0 +1,70 @@
+"""Pseudo-terminals for containers: made inside the container, master sent out by SCM_RIGHTS."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import termios
+from typing import Final
+
+from cove.errors import CoveError
+from cove.linux import libc as L
+
+TIOCSPTLCK: Final = 0x40045431
+TIOCGPTN: Final = 0x80045430
+
+
+class TerminalError(CoveError):
+    """The pty could not be made or handed over."""
+
+
+def open_pty() -> tuple[int, str]:
+    """Open a new pty from this mount namespace's /dev/ptmx; returns (master fd, slave path)."""
+    try:
+        master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise TerminalError(f"open /dev/ptmx: {exc.strerror}") from exc
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    (num,) = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))
+    return master, f"/dev/pts/{num}"
+
+
+def attach_slave(slave_path: str, console: bool) -> None:
+    """Make the slave this process' controlling terminal and stdio; bind it to /dev/console."""
+    slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
+    if console:
+        if not os.path.lexists("/dev/console"):
+            fd = os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+            os.close(fd)
+        L.mount(slave_path, "/dev/console", None, L.MS_BIND)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    if slave > 2:
+        os.close(slave)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def send_master(sock_fd: int, master: int) -> None:
+    """Hand the master to whoever listens on --console-socket (runc's protocol)."""
+    import socket  # noqa: PLC0415 - only terminal containers pay for it
+
+    sock = socket.socket(fileno=sock_fd)
+    try:
+        socket.send_fds(sock, [b"/dev/ptmx"], [master])
+    except OSError as exc:
+        raise TerminalError(f"send pty master to console socket: {exc.strerror}") from exc
+    finally:
+        sock.close()
+
+
+def connect_console_socket(path: str) -> int:
+    import socket  # noqa: PLC0415
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sock.close()
+        raise TerminalError(f"connect to console socket {path}: {exc.strerror}") from exc
+    return sock.detach()
