@@ -10,9 +10,12 @@ from __future__ import annotations
 import ctypes
 import errno as errno_mod
 import os
-from typing import Final
 
 from cove.errors import SyscallError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Final
 
 _libc: Final = ctypes.CDLL(None, use_errno=True)
 

@@ -11,7 +11,7 @@ from cove.errors import InvalidArgument
 
 def load_config(bundle: Path) -> dict[str, Any]:
     try:
-        with open(bundle / "config.json", "rb") as f:
+        with open(f"{bundle}/config.json", "rb") as f:
             cfg = json.load(f)
     except FileNotFoundError as exc:
         raise InvalidArgument(f"{bundle}/config.json: no such file") from exc

@@ -17,9 +17,12 @@ import enum
 import json
 import os
 import struct
-from typing import Any
 
 from cove.errors import CoveError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Msg(enum.Enum):

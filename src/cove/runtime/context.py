@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
-
+from cove.lazylog import LazyLogger, get_logger
 from cove.runtime.state import DEFAULT_ROOT, StateStore
 
 
-@dataclass
 class RuntimeContext:
-    root: str = DEFAULT_ROOT
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("cove.runtime"))
+    __slots__ = ("log", "root", "store")
 
-    @property
-    def store(self) -> StateStore:
-        return StateStore(self.root)
+    def __init__(self, root: str = DEFAULT_ROOT, log: LazyLogger | None = None) -> None:
+        self.root = root
+        self.log = log or get_logger("cove.runtime")
+        self.store = StateStore(root)

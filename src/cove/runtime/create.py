@@ -11,29 +11,33 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from cove.errors import CoveError, InvalidArgument
 from cove.runtime import init as I
 from cove.runtime.channel import Channel, Msg
 from cove.runtime.context import RuntimeContext
 from cove.runtime.namespaces import NamespacePlan, id_map_lines, write_id_maps
+from cove.runtime.procwait import wait_gone
 from cove.runtime.rootfs import RootfsPlan
 from cove.runtime.state import ContainerState, process_start_time, validate_id
 from cove.runtime.status import Status
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
 class CreateOptions:
-    bundle: str = "."
-    pid_file: str | None = None
-    console_socket: str | None = None
-    no_pivot: bool = False
-    preserve_fds: int = 0
-    # A terminal without --console-socket: `run` in the foreground proxies it itself.
-    console_fd: int = -1
+    def __init__(self, bundle: str = ".", pid_file: str | None = None,
+                 console_socket: str | None = None, no_pivot: bool = False,
+                 preserve_fds: int = 0) -> None:
+        self.bundle = bundle
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.preserve_fds = preserve_fds
+        # A terminal without --console-socket: `run` in the foreground proxies it itself.
+        self.console_fd = -1
 
 
 def _utc_now() -> str:
@@ -41,7 +45,7 @@ def _utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
-def _check_config(config: dict[str, Any], bundle: Path) -> tuple[NamespacePlan, str]:
+def _check_config(config: dict[str, Any], bundle: str) -> tuple[NamespacePlan, str]:
     """Semantic checks the schema cannot make; returns the namespace plan and rootfs path."""
     root = config.get("root") or {}
     rootfs_rel = root.get("path")
@@ -68,30 +72,30 @@ def _check_config(config: dict[str, Any], bundle: Path) -> tuple[NamespacePlan, 
             raise InvalidArgument(f"config.json: mounts[{i}].destination: {dest!r} is not "
                                   "an absolute path")
     proc = config["process"]
-    from cove.runtime.process import validate_rlimits  # noqa: PLC0415
+    from cove.runtime.process import validate_rlimits
 
     validate_rlimits(proc.get("rlimits"))
     if proc.get("capabilities"):
-        from cove.linux.capabilities import validate_capabilities  # noqa: PLC0415
+        from cove.linux.capabilities import validate_capabilities
 
         validate_capabilities(proc["capabilities"])
     return ns, rootfs
 
 
 def create(ctx: RuntimeContext, container_id: str, opts: CreateOptions) -> ContainerState:
-    from cove.oci.runtime_config import load_config  # noqa: PLC0415
+    from cove.oci.runtime_config import load_config
 
     validate_id(container_id)
-    bundle = Path(os.path.abspath(opts.bundle))
+    bundle = os.path.abspath(opts.bundle)
     config = load_config(bundle)
     ns, rootfs = _check_config(config, bundle)
     linux = config.get("linux") or {}
     seccomp_prog = None
     if linux.get("seccomp"):
-        from cove.linux.seccomp import compile_seccomp  # noqa: PLC0415
+        from cove.linux.seccomp import compile_seccomp
 
         seccomp_prog = compile_seccomp(linux["seccomp"])
-    from cove.runtime import cgroups  # noqa: PLC0415
+    from cove.runtime import cgroups
 
     cgroups.validate_resources(linux.get("resources"))
     if (config["process"].get("terminal") and not opts.console_socket
@@ -101,7 +105,7 @@ def create(ctx: RuntimeContext, container_id: str, opts: CreateOptions) -> Conta
 
     store = ctx.store
     state_dir = store.reserve(container_id)
-    state = ContainerState(id=container_id, bundle=str(bundle), config=config,
+    state = ContainerState(id=container_id, bundle=bundle, config=config,
                            rootfs=rootfs, created=_utc_now(),
                            annotations=dict(config.get("annotations") or {}))
     builder = _Builder(ctx, state, opts, ns, seccomp_prog, state_dir)
@@ -117,7 +121,7 @@ class _Builder:
     """Holds what create made so far, so a failure can unwind exactly that."""
 
     def __init__(self, ctx: RuntimeContext, state: ContainerState, opts: CreateOptions,
-                 ns: NamespacePlan, seccomp_prog: Any, state_dir: Path) -> None:
+                 ns: NamespacePlan, seccomp_prog: Any, state_dir: str) -> None:
         self.ctx = ctx
         self.state = state
         self.opts = opts
@@ -129,11 +133,11 @@ class _Builder:
         self.fds: list[int] = []
 
     def run(self) -> None:
-        from cove.runtime import cgroups  # noqa: PLC0415
+        from cove.runtime import cgroups
 
         state, config = self.state, self.state.config
         linux = config.get("linux") or {}
-        fifo = str(self.state_dir / "exec.fifo")
+        fifo = os.path.join(self.state_dir, "exec.fifo")
         os.mkfifo(fifo, 0o622)
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         self.fds.append(fifo_fd)
@@ -146,7 +150,7 @@ class _Builder:
 
         console_fd = self.opts.console_fd
         if config["process"].get("terminal") and self.opts.console_socket:
-            from cove.runtime.terminal import connect_console_socket  # noqa: PLC0415
+            from cove.runtime.terminal import connect_console_socket
 
             console_fd = connect_console_socket(self.opts.console_socket)
             self.fds.append(console_fd)
@@ -196,7 +200,7 @@ class _Builder:
         chan.expect(Msg.RUN_HOOKS)
         hooks = state.config.get("hooks") or {}
         if hooks.get("prestart") or hooks.get("createRuntime"):
-            from cove.runtime.hooks import run_hooks  # noqa: PLC0415
+            from cove.runtime.hooks import run_hooks
 
             hook_state = state.oci_state(Status.CREATING)
             run_hooks(state.config, "prestart", hook_state)
@@ -242,23 +246,6 @@ def _kill_quietly(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def wait_gone(pid: int, start_time: int | None, timeout: float) -> bool:
-    """Wait until ``pid`` has exited (or is a zombie); True if it did in time."""
-    deadline = time.monotonic() + timeout
-    delay = 0.0005
-    while time.monotonic() < deadline:
-        now = process_start_time(pid)
-        if now is None or (start_time is not None and now != start_time):
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-            return True
-        time.sleep(delay)
-        delay = min(delay * 2, 0.02)
-    return False
 
 
 def write_pid_file(path: str, pid: int) -> None:

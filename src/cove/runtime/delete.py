@@ -6,8 +6,8 @@ import signal
 
 from cove.errors import CoveError, FailedPrecondition
 from cove.runtime.context import RuntimeContext
-from cove.runtime.create import wait_gone
 from cove.runtime.lookup import cgroup_of, load
+from cove.runtime.procwait import wait_gone
 from cove.runtime.status import Status
 
 
@@ -26,7 +26,7 @@ def delete(ctx: RuntimeContext, container_id: str, force: bool = False) -> None:
             ctx.log.debug("kill_all %s: %s", container_id, exc)
         if state.alive():
             try:
-                import os  # noqa: PLC0415
+                import os
 
                 os.kill(state.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -43,7 +43,7 @@ def delete(ctx: RuntimeContext, container_id: str, force: bool = False) -> None:
         raise FailedPrecondition(f"delete {container_id}: {exc}") from exc
     hooks = state.config.get("hooks") or {}
     if hooks.get("poststop"):
-        from cove.runtime.hooks import run_hooks_best_effort  # noqa: PLC0415
+        from cove.runtime.hooks import run_hooks_best_effort
 
         run_hooks_best_effort(state.config, "poststop", state.oci_state(Status.STOPPED))
     ctx.store.remove(container_id)

@@ -14,7 +14,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from cove.errors import InvalidArgument
 from cove.linux import libc as L
@@ -28,6 +27,10 @@ from cove.runtime.lookup import cgroup_of, load
 from cove.runtime.namespaces import PROC_NAMES, join_namespaces, open_namespaces
 from cove.runtime.state import ContainerState
 from cove.runtime.status import require
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @dataclass
@@ -103,14 +106,14 @@ def exec_process(ctx: RuntimeContext, container_id: str, opts: ExecOptions) -> i
     require(container_id, status, status.can_exec(), "exec in")
     proc = build_process(state, opts)
     if proc.get("capabilities"):
-        from cove.linux.capabilities import validate_capabilities  # noqa: PLC0415
+        from cove.linux.capabilities import validate_capabilities
 
         validate_capabilities(proc["capabilities"])
     P.validate_rlimits(proc.get("rlimits"))
     linux = state.config.get("linux") or {}
     seccomp_prog = None
     if linux.get("seccomp"):
-        from cove.linux.seccomp import compile_seccomp  # noqa: PLC0415
+        from cove.linux.seccomp import compile_seccomp
 
         seccomp_prog = compile_seccomp(linux["seccomp"])
     paths = _namespace_paths(state)
@@ -118,13 +121,13 @@ def exec_process(ctx: RuntimeContext, container_id: str, opts: ExecOptions) -> i
     console_fd, proxy = -1, -1
     if terminal:
         if opts.console_socket:
-            from cove.runtime.terminal import connect_console_socket  # noqa: PLC0415
+            from cove.runtime.terminal import connect_console_socket
 
             console_fd = connect_console_socket(opts.console_socket)
         elif opts.detach:
             raise InvalidArgument("exec --tty --detach needs --console-socket")
         else:
-            import socket  # noqa: PLC0415
+            import socket
 
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             proxy, console_fd = ours.detach(), theirs.detach()
@@ -143,7 +146,7 @@ def exec_process(ctx: RuntimeContext, container_id: str, opts: ExecOptions) -> i
     try:
         try:
             cgroup.add(pid)
-        except Exception as exc:  # noqa: BLE001 - a vanished cgroup must not block exec
+        except Exception as exc:
             ctx.log.debug("exec: joining cgroup: %s", exc)
         parent.send(Msg.GO)
         msg = parent.expect(Msg.INIT_PID)
@@ -168,7 +171,7 @@ def exec_process(ctx: RuntimeContext, container_id: str, opts: ExecOptions) -> i
 
 
 def _kill_wait(pid: int) -> None:
-    import signal  # noqa: PLC0415
+    import signal
 
     try:
         os.kill(pid, signal.SIGKILL)
@@ -178,7 +181,7 @@ def _kill_wait(pid: int) -> None:
 
 
 def _namespace_paths(state: ContainerState) -> dict[str, str]:
-    from cove.runtime.namespaces import same_namespace  # noqa: PLC0415
+    from cove.runtime.namespaces import same_namespace
 
     paths = {}
     for ns in (state.config.get("linux") or {}).get("namespaces") or []:
@@ -208,7 +211,7 @@ def _exec_child(chan: Channel, proc: dict[str, Any], seccomp_prog: Any, console_
                 preserve_fds: int) -> None:
     L.prctl(L.PR_SET_DUMPABLE, 0)
     if proc.get("terminal"):
-        from cove.runtime import terminal  # noqa: PLC0415
+        from cove.runtime import terminal
 
         os.setsid()
         master, slave = terminal.open_pty()
@@ -223,7 +226,7 @@ def _exec_child(chan: Channel, proc: dict[str, Any], seccomp_prog: Any, console_
 
 def _seccomp_installer(prog: Any) -> Callable[[], None]:
     def install() -> None:
-        from cove.linux import seccomp  # noqa: PLC0415
+        from cove.linux import seccomp
 
         fd = seccomp.install(prog)
         if fd is not None:

@@ -11,9 +11,12 @@ import os
 import select
 import signal
 import sys
-from typing import Final
 
 from cove.linux import libc as L
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Final
 
 _FORWARDED: Final = tuple(
     s for s in signal.Signals
@@ -32,7 +35,7 @@ def exit_code(status: int) -> int:
 
 
 def receive_master(sock_fd: int) -> int:
-    import socket  # noqa: PLC0415
+    import socket
 
     sock = socket.socket(fileno=sock_fd)
     try:
@@ -59,7 +62,7 @@ def wait_for(pid: int, master: int = -1) -> int:
             pass
     try:
         pidfd = L.pidfd_open(pid)
-    except Exception:  # noqa: BLE001 - process already gone and reaped elsewhere
+    except Exception:
         pidfd = -1
     saved_tty = _raw_stdin() if master >= 0 else None
     try:
@@ -69,7 +72,7 @@ def wait_for(pid: int, master: int = -1) -> int:
         return _loop(pid, pidfd, master)
     finally:
         if saved_tty is not None:
-            import termios  # noqa: PLC0415
+            import termios
 
             termios.tcsetattr(0, termios.TCSADRAIN, saved_tty)
         if pidfd >= 0:
@@ -137,8 +140,8 @@ def _write_all(fd: int, data: bytes) -> None:
 def _raw_stdin() -> list[object] | None:
     if not sys.stdin.isatty():
         return None
-    import termios  # noqa: PLC0415
-    import tty  # noqa: PLC0415
+    import termios
+    import tty
 
     saved = termios.tcgetattr(0)
     tty.setraw(0)
@@ -146,8 +149,8 @@ def _raw_stdin() -> list[object] | None:
 
 
 def _resize(master: int) -> None:
-    import fcntl  # noqa: PLC0415
-    import termios  # noqa: PLC0415
+    import fcntl
+    import termios
 
     try:
         size = fcntl.ioctl(1, termios.TIOCGWINSZ, b"\0" * 8)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 from cove.errors import CoveError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ def run_hooks(config: Mapping[str, Any], kind: str, state: Mapping[str, Any]) ->
     hooks = hooks_of(config, kind)
     if not hooks:
         return
-    import subprocess  # noqa: PLC0415 - only paid when a config has hooks
+    import subprocess
 
     payload = json.dumps(state).encode()
     for i, hook in enumerate(hooks):

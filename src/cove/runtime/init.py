@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from cove.linux import libc as L
 from cove.runtime import process as P
@@ -27,21 +25,29 @@ from cove.runtime import rootfs as R
 from cove.runtime.channel import Channel, Msg
 from cove.runtime.namespaces import NamespacePlan, join_namespaces, open_namespaces
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
 class InitPlan:
     """Everything the container's processes need, computed by the runtime before fork."""
 
-    config: dict[str, Any]
-    namespaces: NamespacePlan
-    rootfs: R.RootfsPlan
-    exec_fifo_fd: int = -1
-    console_fd: int = -1
-    preserve_fds: int = 0
-    seccomp: Any = None          # cove.linux.seccomp.SeccompProgram or None
-    state_for_hooks: dict[str, Any] = field(default_factory=dict)
-    time_offsets: dict[str, Any] = field(default_factory=dict)
-    listener_fd: int = -1
+    def __init__(self, config: dict[str, Any], namespaces: NamespacePlan,
+                 rootfs: R.RootfsPlan, *, exec_fifo_fd: int = -1, console_fd: int = -1,
+                 preserve_fds: int = 0, seccomp: Any = None,
+                 state_for_hooks: dict[str, Any] | None = None,
+                 time_offsets: dict[str, Any] | None = None) -> None:
+        self.config = config
+        self.namespaces = namespaces
+        self.rootfs = rootfs
+        self.exec_fifo_fd = exec_fifo_fd
+        self.console_fd = console_fd
+        self.preserve_fds = preserve_fds
+        self.seccomp = seccomp  # cove.linux.seccomp.SeccompProgram or None
+        self.state_for_hooks = state_for_hooks or {}
+        self.time_offsets = time_offsets or {}
+        self.listener_fd = -1
 
     @property
     def process(self) -> dict[str, Any]:
@@ -55,7 +61,7 @@ def _child_main(chan: Channel, body: Any) -> None:
     try:
         body()
         code = 0
-    except BaseException as exc:  # noqa: BLE001 - everything must reach the parent
+    except BaseException as exc:
         chan.send_error(str(exc) or type(exc).__name__)
     finally:
         os._exit(code)
@@ -112,13 +118,13 @@ def _init(plan: InitPlan, chan: Channel) -> None:
         R.mount_one(rp, mnt)
     R.setup_dev(rp)
     if plan.seccomp is not None and plan.seccomp.listener_path:
-        from cove.runtime.seccomp_notify import connect_listener  # noqa: PLC0415
+        from cove.runtime.seccomp_notify import connect_listener
 
         plan.listener_fd = connect_listener(plan.seccomp.listener_path)
     chan.send(Msg.RUN_HOOKS)
     chan.expect(Msg.HOOKS_DONE)
     if (config.get("hooks") or {}).get("createContainer"):
-        from cove.runtime.hooks import run_hooks  # noqa: PLC0415
+        from cove.runtime.hooks import run_hooks
 
         run_hooks(config, "createContainer", plan.state_for_hooks)
     R.pivot(rp)
@@ -146,7 +152,7 @@ def _init(plan: InitPlan, chan: Channel) -> None:
     os.close(fifo)
     os.close(plan.exec_fifo_fd)
     if (config.get("hooks") or {}).get("startContainer"):
-        from cove.runtime.hooks import run_hooks  # noqa: PLC0415
+        from cove.runtime.hooks import run_hooks
 
         run_hooks(config, "startContainer", dict(plan.state_for_hooks, status="running"))
     P.launch(path, proc, plan.seccomp, _install_seccomp_for(plan))
@@ -154,11 +160,11 @@ def _init(plan: InitPlan, chan: Channel) -> None:
 
 def _install_seccomp_for(plan: InitPlan) -> Callable[[], None]:
     def install() -> None:
-        from cove.linux import seccomp  # noqa: PLC0415
+        from cove.linux import seccomp
 
         listener = seccomp.install(plan.seccomp)
         if listener is not None:
-            from cove.runtime.seccomp_notify import send_listener  # noqa: PLC0415
+            from cove.runtime.seccomp_notify import send_listener
 
             send_listener(plan, listener)
 
@@ -175,7 +181,7 @@ def _write_sysctl(key: str, value: str) -> None:
 
 
 def _setup_terminal(plan: InitPlan) -> None:
-    from cove.runtime import terminal  # noqa: PLC0415
+    from cove.runtime import terminal
 
     master, slave = terminal.open_pty()
     terminal.attach_slave(slave, console=True)

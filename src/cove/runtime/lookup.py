@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cove.runtime.context import RuntimeContext
 from cove.runtime.state import ContainerState, live_status
 from cove.runtime.status import Status
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def cgroup_of(state: ContainerState) -> Any:
-    from cove.runtime import cgroups  # noqa: PLC0415
+    from cove.runtime import cgroups
 
     return cgroups.open_manager(state.extra.get("cgroupsPath"), state.id)
 

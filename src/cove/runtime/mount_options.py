@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Final
-
 from cove.linux import libc as L
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Final
 
 # option -> (clear?, flag). A "clear" option removes the flag (rw clears MS_RDONLY).
 _FLAGS: Final[dict[str, tuple[bool, int]]] = {
@@ -59,18 +60,21 @@ _RECURSIVE_ATIME: Final[dict[str, int]] = {
 }
 
 
-@dataclass
 class MountOptions:
-    flags: int = 0
-    cleared: int = 0
-    propagation: list[int] = field(default_factory=list)
-    data: list[str] = field(default_factory=list)
-    bind: bool = False
-    recursive_bind: bool = False
-    attr_set: int = 0
-    attr_clr: int = 0
-    idmap: bool = False
-    tmpcopyup: bool = False
+    __slots__ = ("attr_clr", "attr_set", "bind", "cleared", "data", "flags", "idmap",
+                 "propagation", "recursive_bind", "tmpcopyup")
+
+    def __init__(self) -> None:
+        self.flags = 0
+        self.cleared = 0
+        self.propagation: list[int] = []
+        self.data: list[str] = []
+        self.bind = False
+        self.recursive_bind = False
+        self.attr_set = 0
+        self.attr_clr = 0
+        self.idmap = False
+        self.tmpcopyup = False
 
     @property
     def data_str(self) -> str | None:

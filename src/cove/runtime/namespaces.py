@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
 
 from cove.errors import InvalidArgument
 from cove.linux import libc as L
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 CLONE_FLAGS: Final[dict[str, int]] = {
     "pid": L.CLONE_NEWPID, "network": L.CLONE_NEWNET, "mount": L.CLONE_NEWNS,
@@ -25,10 +27,10 @@ PROC_NAMES: Final[dict[str, str]] = {
 JOIN_ORDER: Final = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 
 
-@dataclass
 class NamespacePlan:
-    create: list[str] = field(default_factory=list)   # types to unshare
-    join: dict[str, str] = field(default_factory=dict)  # type -> path
+    def __init__(self) -> None:
+        self.create: list[str] = []      # types to unshare
+        self.join: dict[str, str] = {}   # type -> path
 
     @classmethod
     def from_config(cls, namespaces: list[Mapping[str, Any]]) -> NamespacePlan:

@@ -13,11 +13,13 @@ import errno
 import os
 import resource
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
 
 from cove.errors import CoveError, InvalidArgument
 from cove.linux import libc as L
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 RLIMITS: Final[dict[str, int]] = {
     "RLIMIT_AS": resource.RLIMIT_AS, "RLIMIT_CORE": resource.RLIMIT_CORE,
@@ -90,12 +92,13 @@ def lookup_executable(arg0: str, env: list[str]) -> str:
     raise ProcessSetupError(f'exec: "{arg0}": executable file not found in $PATH')
 
 
-@dataclass
 class UserSpec:
-    uid: int = 0
-    gid: int = 0
-    additional_gids: tuple[int, ...] = ()
-    umask: int | None = None
+    def __init__(self, uid: int = 0, gid: int = 0, additional_gids: tuple[int, ...] = (),
+                 umask: int | None = None) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.additional_gids = additional_gids
+        self.umask = umask
 
     @classmethod
     def from_config(cls, user: Mapping[str, Any] | None) -> UserSpec:
@@ -107,7 +110,7 @@ class UserSpec:
 
 def switch_user(user: UserSpec, capabilities: Mapping[str, Any] | None) -> None:
     """Groups, gid, uid, then the capability sets; keeps caps across the uid change."""
-    from cove.linux import capabilities as caps  # noqa: PLC0415
+    from cove.linux import capabilities as caps
 
     caps.drop_bounding(capabilities)
     L.prctl(L.PR_SET_KEEPCAPS, 1)
@@ -151,7 +154,7 @@ def close_inherited_fds(keep_upto: int) -> None:
     try:
         L.close_range(keep_upto + 1, 0xFFFFFFFF, L.CLOSE_RANGE_CLOEXEC)
     except CoveError:
-        import fcntl  # noqa: PLC0415 - fallback for kernels before 5.11
+        import fcntl
 
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)

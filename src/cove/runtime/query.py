@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cove.errors import CoveError
 from cove.runtime.context import RuntimeContext
 from cove.runtime.lookup import cgroup_of, load
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def state(ctx: RuntimeContext, container_id: str) -> dict[str, Any]:

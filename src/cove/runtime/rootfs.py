@@ -12,13 +12,15 @@ import errno
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
 
 from cove.errors import CoveError, InvalidArgument, SyscallError
 from cove.linux import libc as L
 from cove.runtime.mount_options import MountOptions, parse_mount_options
 from cove.runtime.securejoin import is_within, mkdir_all_in_root, secure_join
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 DEFAULT_DEVICES: Final = (
     ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
@@ -43,23 +45,29 @@ class RootfsError(CoveError):
     """A mount or file operation while building the rootfs failed."""
 
 
-@dataclass
 class RootfsPlan:
     """Everything the init process needs to build the rootfs (plain data, set up before fork)."""
 
-    rootfs: str
-    bundle: str
-    mounts: list[dict[str, Any]]
-    readonly: bool = False
-    propagation: str = ""
-    devices: list[dict[str, Any]] = field(default_factory=list)
-    masked_paths: list[str] = field(default_factory=list)
-    readonly_paths: list[str] = field(default_factory=list)
-    userns: bool = False
-    cgroupns: bool = False
-    cgroup_version: int = 2
-    cgroup_paths: dict[str, str] = field(default_factory=dict)
-    no_pivot: bool = False
+    def __init__(self, rootfs: str, bundle: str, mounts: list[dict[str, Any]], *,
+                 readonly: bool = False, propagation: str = "",
+                 devices: list[dict[str, Any]] | None = None,
+                 masked_paths: list[str] | None = None,
+                 readonly_paths: list[str] | None = None, userns: bool = False,
+                 cgroupns: bool = False, cgroup_version: int = 2,
+                 cgroup_paths: dict[str, str] | None = None, no_pivot: bool = False) -> None:
+        self.rootfs = rootfs
+        self.bundle = bundle
+        self.mounts = mounts
+        self.readonly = readonly
+        self.propagation = propagation
+        self.devices = devices or []
+        self.masked_paths = masked_paths or []
+        self.readonly_paths = readonly_paths or []
+        self.userns = userns
+        self.cgroupns = cgroupns
+        self.cgroup_version = cgroup_version
+        self.cgroup_paths = cgroup_paths or {}
+        self.no_pivot = no_pivot
 
 
 def _mount_flags_of(path: str) -> int:
@@ -127,7 +135,7 @@ def _bind(plan: RootfsPlan, mnt: Mapping[str, Any], opts: MountOptions) -> None:
 
 
 def _mount_setattr(target: str, attr_set: int, attr_clr: int) -> None:
-    import ctypes  # noqa: PLC0415 - only the rare recursive-attribute mounts need it
+    import ctypes
 
     class MountAttr(ctypes.Structure):
         _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),

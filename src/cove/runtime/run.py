@@ -14,11 +14,11 @@ def run(ctx: RuntimeContext, container_id: str, opts: CreateOptions, *, detach: 
         keep: bool = False) -> int:
     proxy = -1
     if not detach and not opts.console_socket:
-        from cove.oci.runtime_config import load_config  # noqa: PLC0415
-        from pathlib import Path  # noqa: PLC0415
 
-        if (load_config(Path(opts.bundle)).get("process") or {}).get("terminal"):
-            import socket  # noqa: PLC0415
+        from cove.oci.runtime_config import load_config
+
+        if (load_config(opts.bundle).get("process") or {}).get("terminal"):
+            import socket
 
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             proxy = ours.detach()
@@ -39,6 +39,6 @@ def run(ctx: RuntimeContext, container_id: str, opts: CreateOptions, *, detach: 
         return fg.wait_for(state.pid, master)
     finally:
         if not detach and not keep:
-            from cove.runtime.delete import delete  # noqa: PLC0415
+            from cove.runtime.delete import delete
 
             delete(ctx, container_id, force=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING
 
 from cove.errors import CoveError
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
     from cove.runtime.init import InitPlan
 
@@ -22,7 +22,7 @@ class SeccompNotifyError(CoveError):
 
 
 def connect_listener(path: str) -> int:
-    import socket  # noqa: PLC0415
+    import socket
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -34,7 +34,7 @@ def connect_listener(path: str) -> int:
 
 
 def send_listener(plan: InitPlan, listener_fd: int) -> None:
-    import socket  # noqa: PLC0415
+    import socket
 
     if plan.listener_fd < 0:
         os.close(listener_fd)

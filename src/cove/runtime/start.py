@@ -40,6 +40,6 @@ def start(ctx: RuntimeContext, container_id: str) -> None:
         pass
     hooks = state.config.get("hooks") or {}
     if hooks.get("poststart"):
-        from cove.runtime.hooks import run_hooks_best_effort  # noqa: PLC0415
+        from cove.runtime.hooks import run_hooks_best_effort
 
         run_hooks_best_effort(state.config, "poststart", state.oci_state(Status.RUNNING))

@@ -10,27 +10,33 @@ from the system on every call.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Final
+import sys
 
 from cove.errors import AlreadyExists, InvalidArgument, NotFound
 from cove.runtime.status import Status
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Any, Final
+
 STATE_FILE: Final = "state.json"
+# A marshal copy of state.json: reading it avoids importing json (and re, enum)
+# in start/kill/delete. Tagged with the interpreter version, whose marshal
+# format it is; any mismatch falls back to the JSON file.
+STATE_CACHE: Final = "state.bin"
 EXEC_FIFO: Final = "exec.fifo"
 OCI_VERSION: Final = "1.2.0"
 DEFAULT_ROOT: Final = "/run/cove-runtime"
-_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_ID_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
 
 
 def validate_id(container_id: str) -> str:
     if not container_id:
         raise InvalidArgument("container id cannot be empty")
-    if len(container_id) > 1024 or not _ID_RE.match(container_id) or container_id in (".", ".."):
+    if (len(container_id) > 1024 or not set(container_id) <= _ID_CHARS
+            or not container_id[0].isalnum() or not container_id.isascii()):
         raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, "
                               "'_', '.', '+' and '-', starting with a letter or digit")
     return container_id
@@ -53,19 +59,25 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-@dataclass
 class ContainerState:
-    id: str
-    bundle: str
-    config: dict[str, Any]
-    status: Status = Status.CREATING
-    pid: int = 0
-    pid_start_time: int = 0
-    created: str = ""
-    owner: str = "root"
-    rootfs: str = ""
-    annotations: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    """What the runtime remembers about one container between invocations."""
+
+    def __init__(self, id: str, bundle: str, config: dict[str, Any],
+                 status: Status = Status.CREATING, pid: int = 0, pid_start_time: int = 0,
+                 created: str = "", owner: str = "root", rootfs: str = "",
+                 annotations: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        self.id = id
+        self.bundle = bundle
+        self.config = config
+        self.status = status
+        self.pid = pid
+        self.pid_start_time = pid_start_time
+        self.created = created
+        self.owner = owner
+        self.rootfs = rootfs
+        self.annotations = annotations or {}
+        self.extra = extra or {}
 
     # ---- persistence -------------------------------------------------------------
 
@@ -107,32 +119,30 @@ class StateStore:
     """All containers of one runtime root."""
 
     def __init__(self, root: str) -> None:
-        self.root = Path(root)
+        self.root = os.path.abspath(root)
 
-    def dir(self, container_id: str) -> Path:
-        return self.root / validate_id(container_id)
+    def dir(self, container_id: str) -> str:
+        return os.path.join(self.root, validate_id(container_id))
 
-    def reserve(self, container_id: str) -> Path:
+    def reserve(self, container_id: str) -> str:
         """Claim the id: make its directory, failing if the id is taken."""
-        self.root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
         path = self.dir(container_id)
         try:
-            path.mkdir(mode=0o711)
+            os.mkdir(path, 0o711)
         except FileExistsError as exc:
             raise AlreadyExists(f"container with id exists: {container_id}") from exc
         return path
 
     def save(self, state: ContainerState) -> None:
+        import json
+
         path = self.dir(state.id)
-        tmp = path / f".{STATE_FILE}.tmp"
-        data = json.dumps(state.to_json(), separators=(",", ":")).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path / STATE_FILE)
+        doc = state.to_json()
+        # Readers prefer the cache; writing it last means a reader between the two
+        # renames simply sees the previous state, never a mix.
+        _write_atomic(path, STATE_FILE, json.dumps(doc, separators=(",", ":")).encode())
+        _write_atomic(path, STATE_CACHE, _CACHE_TAG + marshal.dumps(doc))
         dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             os.fsync(dfd)
@@ -140,13 +150,19 @@ class StateStore:
             os.close(dfd)
 
     def load(self, container_id: str) -> ContainerState:
-        path = self.dir(container_id) / STATE_FILE
+        base = self.dir(container_id)
+        path = os.path.join(base, STATE_FILE)
         try:
-            with open(path, "rb") as f:
-                return ContainerState.from_json(json.load(f))
+            doc = _read_cache(os.path.join(base, STATE_CACHE))
+            if doc is None:
+                import json
+
+                with open(path, "rb") as f:
+                    doc = json.load(f)
+            return ContainerState.from_json(doc)
         except FileNotFoundError as exc:
             raise NotFound(f"container does not exist: {container_id}") from exc
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise InvalidArgument(f"container {container_id}: corrupt state file {path}: {exc}"
                                   ) from exc
 
@@ -155,22 +171,50 @@ class StateStore:
             names = os.listdir(self.root)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if (self.root / n / STATE_FILE).exists())
+        return sorted(n for n in names if os.path.exists(os.path.join(self.root, n, STATE_FILE)))
 
-    def exec_fifo(self, container_id: str) -> Path:
-        return self.dir(container_id) / EXEC_FIFO
+    def exec_fifo(self, container_id: str) -> str:
+        return os.path.join(self.dir(container_id), EXEC_FIFO)
 
     def remove(self, container_id: str) -> None:
         path = self.dir(container_id)
-        for name in (STATE_FILE, EXEC_FIFO, f".{STATE_FILE}.tmp"):
+        for name in (STATE_FILE, STATE_CACHE, EXEC_FIFO, f".{STATE_FILE}.tmp",
+                     f".{STATE_CACHE}.tmp"):
             try:
-                os.unlink(path / name)
+                os.unlink(os.path.join(path, name))
             except FileNotFoundError:
                 pass
         try:
             os.rmdir(path)
         except FileNotFoundError:
             pass
+
+
+_CACHE_TAG: Final = f"cove-state marshal {marshal.version} {sys.version_info[:2]}\n".encode()
+
+
+def _write_atomic(directory: str, name: str, data: bytes) -> None:
+    tmp = os.path.join(directory, f".{name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, os.path.join(directory, name))
+
+
+def _read_cache(cache: str) -> dict[str, Any] | None:
+    """The marshal copy, if it is there and in this interpreter's format."""
+    try:
+        with open(cache, "rb") as f:
+            raw = f.read()
+        if not raw.startswith(_CACHE_TAG):
+            return None
+        doc = marshal.loads(raw[len(_CACHE_TAG):])
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def live_status(store: StateStore, state: ContainerState, frozen: bool | None = None) -> Status:
@@ -183,7 +227,7 @@ def live_status(store: StateStore, state: ContainerState, frozen: bool | None = 
         return Status.CREATING if state.alive() else Status.STOPPED
     if not state.alive():
         return Status.STOPPED
-    if store.exec_fifo(state.id).exists():
+    if os.path.exists(store.exec_fifo(state.id)):
         return Status.CREATED
     if frozen:
         return Status.PAUSED

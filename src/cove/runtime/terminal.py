@@ -6,10 +6,13 @@ import fcntl
 import os
 import struct
 import termios
-from typing import Final
 
 from cove.errors import CoveError
 from cove.linux import libc as L
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Final
 
 TIOCSPTLCK: Final = 0x40045431
 TIOCGPTN: Final = 0x80045430
@@ -47,7 +50,7 @@ def attach_slave(slave_path: str, console: bool) -> None:
 
 def send_master(sock_fd: int, master: int) -> None:
     """Hand the master to whoever listens on --console-socket (runc's protocol)."""
-    import socket  # noqa: PLC0415 - only terminal containers pay for it
+    import socket
 
     sock = socket.socket(fileno=sock_fd)
     try:
@@ -59,7 +62,7 @@ def send_master(sock_fd: int, master: int) -> None:
 
 
 def connect_console_socket(path: str) -> int:
-    import socket  # noqa: PLC0415
+    import socket
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

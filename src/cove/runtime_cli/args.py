@@ -10,28 +10,32 @@ the Go spellings engines use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Final
-
 from cove.errors import InvalidArgument
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import Final
 
 BOOL: Final = "bool"
 VALUE: Final = "value"
 MULTI: Final = "multi"
 
 
-@dataclass(frozen=True)
 class Flag:
-    name: str
-    kind: str = BOOL
-    aliases: tuple[str, ...] = ()
-    help: str = ""
+    __slots__ = ("aliases", "kind", "name")
+
+    def __init__(self, name: str, kind: str = BOOL, aliases: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.kind = kind
+        self.aliases = aliases
 
 
-@dataclass
 class Parsed:
-    flags: dict[str, object] = field(default_factory=dict)
-    args: list[str] = field(default_factory=list)
+    __slots__ = ("args", "flags")
+
+    def __init__(self) -> None:
+        self.flags: dict[str, object] = {}
+        self.args: list[str] = []
 
     def bool(self, name: str) -> bool:
         return bool(self.flags.get(name, False))

@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
 
 
 class _JsonFormatter(logging.Formatter):
@@ -25,13 +24,14 @@ class _JsonFormatter(logging.Formatter):
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
-        return f'time="{stamp}" level={record.levelname.lower()} msg={json.dumps(record.getMessage())}'
+        msg = json.dumps(record.getMessage())
+        return f'time="{stamp}" level={record.levelname.lower()} msg={msg}'
 
 
-@dataclass
 class RuntimeLog:
-    logger: logging.Logger
-    to_file: bool
+    def __init__(self, logger: logging.Logger, to_file: bool) -> None:
+        self.logger = logger
+        self.to_file = to_file
 
     def fatal(self, message: str) -> int:
         self.logger.error("%s", message)
@@ -43,12 +43,10 @@ class RuntimeLog:
 def setup_logging(path: str | None, fmt: str, debug: bool) -> RuntimeLog:
     logger = logging.getLogger("cove")
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)
-    handler: logging.Handler
-    if path:
-        handler = logging.FileHandler(path, mode="a")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler = (logging.FileHandler(path, mode="a") if path
+                                else logging.StreamHandler(sys.stderr))
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
     logger.handlers[:] = [handler]
     logger.propagate = False
     return RuntimeLog(logging.getLogger("cove.runtime"), to_file=bool(path))
+

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from cove.errors import CoveError, InvalidArgument
-from cove.runtime_cli.args import BOOL, MULTI, VALUE, Flag, Parsed, parse
+from cove.runtime_cli.args import MULTI, VALUE, Flag, Parsed, parse
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from cove.runtime.context import RuntimeContext
 
 USAGE = """usage: cove-runtime [global options] command [command options] [arguments...]
@@ -73,7 +75,7 @@ def _need(p: Parsed, command: str, count: int, at_most: int | None = None) -> No
 
 
 def _print_json(value: Any, indent: int | None = 2) -> None:
-    import json  # noqa: PLC0415
+    import json
 
     sys.stdout.write(json.dumps(value, indent=indent) + "\n")
 
@@ -87,7 +89,7 @@ def _int_flag(p: Parsed, name: str) -> int:
 
 
 def _create_opts(p: Parsed) -> Any:
-    from cove.runtime.create import CreateOptions  # noqa: PLC0415
+    from cove.runtime.create import CreateOptions
 
     return CreateOptions(bundle=p.value("bundle", ".") or ".", pid_file=p.value("pid-file"),
                          console_socket=p.value("console-socket"),
@@ -97,7 +99,7 @@ def _create_opts(p: Parsed) -> Any:
 def cmd_create(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, CREATE_FLAGS, where="create: ")
     _need(p, "create", 1)
-    from cove.runtime.create import create  # noqa: PLC0415
+    from cove.runtime.create import create
 
     create(ctx, p.args[0], _create_opts(p))
     return 0
@@ -106,7 +108,7 @@ def cmd_create(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_start(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [], where="start: ")
     _need(p, "start", 1)
-    from cove.runtime.start import start  # noqa: PLC0415
+    from cove.runtime.start import start
 
     start(ctx, p.args[0])
     return 0
@@ -115,7 +117,7 @@ def cmd_start(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_run(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, RUN_FLAGS, where="run: ")
     _need(p, "run", 1)
-    from cove.runtime.run import run  # noqa: PLC0415
+    from cove.runtime.run import run
 
     return run(ctx, p.args[0], _create_opts(p), detach=p.bool("detach"), keep=p.bool("keep"))
 
@@ -123,7 +125,7 @@ def cmd_run(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_state(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [], where="state: ")
     _need(p, "state", 1)
-    from cove.runtime.query import state  # noqa: PLC0415
+    from cove.runtime.query import state
 
     _print_json(state(ctx, p.args[0]))
     return 0
@@ -132,7 +134,7 @@ def cmd_state(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_kill(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [Flag("all", aliases=("a",))], where="kill: ")
     _need(p, "kill", 1, 2)
-    from cove.runtime.kill import kill, parse_signal  # noqa: PLC0415
+    from cove.runtime.kill import kill, parse_signal
 
     sig = parse_signal(p.args[1] if len(p.args) > 1 else "SIGTERM")
     kill(ctx, p.args[0], sig, all_processes=p.bool("all"))
@@ -142,7 +144,7 @@ def cmd_kill(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_delete(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [Flag("force", aliases=("f",))], where="delete: ")
     _need(p, "delete", 1)
-    from cove.runtime.delete import delete  # noqa: PLC0415
+    from cove.runtime.delete import delete
 
     delete(ctx, p.args[0], force=p.bool("force"))
     return 0
@@ -152,7 +154,7 @@ def cmd_exec(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, EXEC_FLAGS, where="exec: ")
     if not p.args:
         raise UsageError('"exec" requires a minimum of 1 argument(s)')
-    from cove.runtime.exec import ExecOptions, exec_process  # noqa: PLC0415
+    from cove.runtime.exec import ExecOptions, exec_process
 
     opts = ExecOptions(
         process_file=p.value("process"), args=p.args[1:], tty=p.bool("tty"),
@@ -168,7 +170,7 @@ def cmd_list(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [Flag("format", VALUE, ("f",)), Flag("quiet", aliases=("q",))],
               where="list: ")
     _need(p, "list", 0)
-    from cove.runtime.query import list_containers  # noqa: PLC0415
+    from cove.runtime.query import list_containers
 
     items = list_containers(ctx)
     fmt = p.value("format", "table")
@@ -194,7 +196,7 @@ def cmd_ps(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [Flag("format", VALUE, ("f",))], where="ps: ")
     if not p.args:
         raise UsageError('"ps" requires a minimum of 1 argument(s)')
-    from cove.runtime.query import pids  # noqa: PLC0415
+    from cove.runtime.query import pids
 
     found = pids(ctx, p.args[0])
     fmt = p.value("format", "table")
@@ -203,7 +205,7 @@ def cmd_ps(ctx: RuntimeContext, argv: list[str]) -> int:
         return 0
     if fmt != "table":
         raise UsageError(f"invalid format option {fmt!r}: use table or json")
-    import subprocess  # noqa: PLC0415
+    import subprocess
 
     ps_args = p.args[1:] or ["-ef"]
     out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=False)
@@ -228,7 +230,7 @@ def cmd_ps(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_pause(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [], where="pause: ")
     _need(p, "pause", 1)
-    from cove.runtime.pause import pause  # noqa: PLC0415
+    from cove.runtime.pause import pause
 
     pause(ctx, p.args[0])
     return 0
@@ -237,7 +239,7 @@ def cmd_pause(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_resume(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [], where="resume: ")
     _need(p, "resume", 1)
-    from cove.runtime.pause import resume  # noqa: PLC0415
+    from cove.runtime.pause import resume
 
     resume(ctx, p.args[0])
     return 0
@@ -245,7 +247,7 @@ def cmd_resume(ctx: RuntimeContext, argv: list[str]) -> int:
 
 def cmd_features(ctx: RuntimeContext, argv: list[str]) -> int:
     _need(parse(argv, [], where="features: "), "features", 0)
-    from cove.oci.runtime_defaults import features  # noqa: PLC0415
+    from cove.oci.runtime_defaults import features
 
     _print_json(features())
     return 0
@@ -254,9 +256,9 @@ def cmd_features(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_spec(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, [Flag("bundle", VALUE, ("b",)), Flag("rootless")], where="spec: ")
     _need(p, "spec", 0)
-    import json  # noqa: PLC0415
+    import json
 
-    from cove.oci.runtime_defaults import default_spec  # noqa: PLC0415
+    from cove.oci.runtime_defaults import default_spec
 
     bundle = p.value("bundle", ".") or "."
     path = os.path.join(bundle, "config.json")
@@ -280,6 +282,26 @@ COMMANDS: dict[str, Callable[[Any, list[str]], int]] = {
 }
 
 
+class _Log:
+    """Sets up logging only when needed: on an error, or when --log/--debug ask for it."""
+
+    def __init__(self, g: Parsed) -> None:
+        self.g = g
+        self.configured: Any = None
+
+    def configure(self) -> Any:
+        if self.configured is None:
+            from cove.runtime_cli.logs import setup_logging
+
+            self.configured = setup_logging(self.g.value("log"),
+                                            self.g.value("log-format", "text") or "text",
+                                            self.g.bool("debug"))
+        return self.configured
+
+    def fatal(self, message: str) -> int:
+        return int(self.configure().fatal(message))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -288,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"cove-runtime: {exc}\n")
         return 1
     if g.bool("version"):
-        from cove import __version__  # noqa: PLC0415
+        from cove import __version__
 
         sys.stdout.write(f"cove-runtime version {__version__}\nspec: 1.2.0\n")
         return 0
@@ -297,14 +319,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if g.bool("help") or (g.args and g.args[0] in ("help", "h")) else 1
     command, rest = g.args[0], g.args[1:]
     handler = COMMANDS.get(command)
-    from cove.runtime_cli.logs import setup_logging  # noqa: PLC0415
-
-    log = setup_logging(g.value("log"), g.value("log-format", "text") or "text", g.bool("debug"))
+    log = _Log(g)
     if handler is None:
         return log.fatal(f"No help topic for '{command}'")
-    from cove.runtime.context import RuntimeContext  # noqa: PLC0415
+    from cove.runtime.context import RuntimeContext
 
-    ctx = RuntimeContext(root=g.value("root") or "/run/cove-runtime", log=log.logger)
+    if g.bool("debug") or g.value("log"):
+        log.configure()
+    ctx = RuntimeContext(root=g.value("root") or "/run/cove-runtime")
     try:
         return handler(ctx, rest)
     except CoveError as exc:
