@@ -3,18 +3,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cove.busybox import build_rootfs
-from tests.helpers import Runtime
+from tests.helpers import Runtime, write_bundle
 
 
 @pytest.fixture(scope="session")
 def busybox_rootfs() -> Iterator[Path]:
-    """A pristine busybox rootfs; tests that write to their rootfs copy it first."""
+    """A pristine busybox rootfs, shared read-only; tests that write copy it first."""
     top = Path(tempfile.mkdtemp(prefix="cove-test-rootfs-"))
     try:
         yield build_rootfs(top / "rootfs")
@@ -24,7 +26,7 @@ def busybox_rootfs() -> Iterator[Path]:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    rt = Runtime(root=tmp_path / "state")
+    rt = Runtime(root=tmp_path / "state", workdir=tmp_path)
     try:
         yield rt
     finally:
@@ -36,6 +38,30 @@ def bundle(tmp_path: Path) -> Path:
     path = tmp_path / "bundle"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def make_bundle(tmp_path: Path, busybox_rootfs: Path) -> Callable[..., Path]:
+    """make_bundle(config, rootfs=None, name=None) -> bundle dir with config.json."""
+    def make(config: dict[str, Any], rootfs: Path | None = None,
+             name: str | None = None) -> Path:
+        return write_bundle(tmp_path / (name or f"bundle-{uuid.uuid4().hex[:8]}"),
+                            rootfs or busybox_rootfs, config)
+
+    return make
+
+
+@pytest.fixture
+def private_rootfs(tmp_path: Path, busybox_rootfs: Path) -> Path:
+    """A writable copy of the busybox rootfs for tests that change it."""
+    dest = tmp_path / "rootfs"
+    shutil.copytree(busybox_rootfs, dest, symlinks=True)
+    return dest
+
+
+@pytest.fixture
+def cid() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

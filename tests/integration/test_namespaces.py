@@ -1,0 +1,71 @@
+"""Namespaces: new ones, joined ones, user namespace id mappings, hostname."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.helpers import Runtime, base_config
+
+
+def test_new_namespaces_differ_from_host(runtime: Runtime, make_bundle: Callable[..., Path],
+                                         cid: str) -> None:
+    cfg = base_config(["sleep", "30"])
+    cfg["linux"]["namespaces"].append({"type": "cgroup"})
+    runtime.create(cid, make_bundle(cfg))
+    pid = runtime.state(cid)["pid"]
+    for ns in ("pid", "net", "ipc", "uts", "mnt", "cgroup"):
+        assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+    assert os.readlink(f"/proc/{pid}/ns/user") == os.readlink("/proc/self/ns/user")
+
+
+def test_hostname_domainname_and_net(runtime: Runtime, make_bundle: Callable[..., Path],
+                                     cid: str) -> None:
+    cfg = base_config(["sh", "-c", "hostname; cat /proc/sys/kernel/domainname; ls /sys/class/net"])
+    cfg["hostname"] = "box1"
+    cfg["domainname"] = "example.test"
+    out = runtime.run_to_end(cid, make_bundle(cfg))
+    assert out.split() == ["box1", "example.test", "lo"]
+
+
+def test_join_namespace_by_path(runtime: Runtime, make_bundle: Callable[..., Path],
+                                cid: str) -> None:
+    first = cid + "-a"
+    runtime.create(first, make_bundle(base_config(["sleep", "30"])))
+    pid = runtime.state(first)["pid"]
+    cfg = base_config(["sleep", "30"])
+    cfg["linux"]["namespaces"] = [
+        {"type": "network", "path": f"/proc/{pid}/ns/net"},
+        {"type": "uts", "path": f"/proc/{pid}/ns/uts"},
+        {"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
+    ]
+    del cfg["hostname"]
+    second = cid + "-b"
+    runtime.create(second, make_bundle(cfg))
+    pid2 = runtime.state(second)["pid"]
+    assert os.readlink(f"/proc/{pid2}/ns/net") == os.readlink(f"/proc/{pid}/ns/net")
+    assert os.readlink(f"/proc/{pid2}/ns/uts") == os.readlink(f"/proc/{pid}/ns/uts")
+    assert os.readlink(f"/proc/{pid2}/ns/pid") != os.readlink(f"/proc/{pid}/ns/pid")
+
+
+def test_user_namespace_mappings(runtime: Runtime, make_bundle: Callable[..., Path],
+                                 tmp_path: Path, busybox_rootfs: Path, cid: str) -> None:
+    cfg = base_config(["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"])
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys"]
+    out = runtime.run_to_end(cid, make_bundle(cfg))
+    lines = [" ".join(line.split()) for line in out.strip().splitlines()]
+    assert lines == ["0 200000 65536", "0 200000 65536", "0"]
+
+
+def test_unknown_namespace_path(runtime: Runtime, make_bundle: Callable[..., Path], cid: str
+                                ) -> None:
+    cfg = base_config()
+    cfg["linux"]["namespaces"].append({"type": "cgroup", "path": "/proc/nonexistent/ns/cgroup"})
+    res = runtime.create(cid, make_bundle(cfg), check=False)
+    assert res.returncode != 0
+    assert "linux.namespaces" in runtime.output(cid)
+    assert not (runtime.root / cid).exists()
