@@ -1,10 +1,21 @@
-"""Helpers for the seccomp tests: Docker's profile as an OCI object, and a BPF interpreter."""
+"""Helpers for the seccomp and capability tests.
+
+Docker's profile as an OCI object, a BPF interpreter, and running a function in
+a forked child (filters and capability changes must not touch the test process).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import resource
+import select
+import signal
 import struct
 import sys
+import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +103,46 @@ def run_filter(program: bytes, arch: int, nr: int, args: tuple[int, ...] = ()) -
         else:
             raise AssertionError(f"unexpected opcode {code:#x} at {pc}")
     raise AssertionError("program ran off its end")
+
+
+def in_child(body: Callable[[], Any], timeout: float = 20.0) -> tuple[int, Any]:
+    """Run ``body`` in a forked child; return its wait status and what it returned."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            os.close(rfd)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGSYS would dump core
+            out = json.dumps({"ok": body()})
+        except BaseException:
+            out = json.dumps({"error": traceback.format_exc()})
+            code = 1
+        try:
+            os.write(wfd, out.encode())
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([rfd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                break
+            data += chunk
+        else:
+            raise AssertionError("child timed out")
+    finally:
+        os.close(rfd)
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+    report = json.loads(data) if data else {}
+    if "error" in report:
+        raise AssertionError("child failed:\n" + report["error"])
+    return status, report.get("ok")

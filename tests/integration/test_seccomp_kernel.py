@@ -9,14 +9,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
-import json
 import os
-import resource
-import select
 import signal
 import struct
-import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +22,7 @@ from cove.errors import SyscallError
 from cove.linux import libc as L
 from cove.linux import seccomp as S
 from cove.linux import syscall_table as T
-from tests.seccomp_util import docker_profile
+from tests.seccomp_util import docker_profile, in_child
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -44,49 +39,6 @@ def raw(name: str, *args: int) -> int:
     ctypes.set_errno(0)
     res = int(_libc.syscall(ctypes.c_long(NR[name]), *(ctypes.c_ulonglong(a) for a in args)))
     return -ctypes.get_errno() if res == -1 else res
-
-
-def in_child(body: Callable[[], Any], timeout: float = 20.0) -> tuple[int, Any]:
-    """Run ``body`` in a forked child; return its wait status and what it returned."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 0
-        try:
-            os.close(rfd)
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGSYS would dump core
-            out = json.dumps({"ok": body()})
-        except BaseException:
-            out = json.dumps({"error": traceback.format_exc()})
-            code = 1
-        try:
-            os.write(wfd, out.encode())
-        finally:
-            os._exit(code)
-    os.close(wfd)
-    data = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([rfd], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            chunk = os.read(rfd, 65536)
-            if not chunk:
-                break
-            data += chunk
-        else:
-            raise AssertionError("child timed out")
-    finally:
-        os.close(rfd)
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if not done:
-            os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-    report = json.loads(data) if data else {}
-    if "error" in report:
-        raise AssertionError("child failed:\n" + report["error"])
-    return status, report.get("ok")
 
 
 def load(config: dict[str, Any]) -> int | None:
