@@ -385,6 +385,8 @@ BAD_CASES: list[tuple[str, Mutation, str, str]] = [
     # annotations
     ("annotation empty key", put("annotations", {"": "x"}), 'annotations[""]',
      "keys must not be empty"),
+    ("annotation empty key, bad value", put("annotations", {"": 1}), 'annotations[""]',
+     "keys must not be empty"),
     ("annotation value type", put("annotations.empty", 1), "annotations.empty",
      "expected a string, got integer 1"),
     ("annotation dotted key", put("annotations", {"com.example.n": 2}),

@@ -212,8 +212,8 @@ def string_map(nonempty_keys: bool = False) -> Check:
         if type(value) is not dict:
             raise expected(path, "an object", value)
         for key, element in value.items():
-            if type(element) is not str:
-                raise expected(key_path(path, key), "a string", element)
             if nonempty_keys and not key:
                 raise Invalid(key_path(path, key), "keys must not be empty")
+            if type(element) is not str:
+                raise expected(key_path(path, key), "a string", element)
     return check
