@@ -16,7 +16,7 @@ from cove.linux import libc as L
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Any, Final
 
 _FORWARDED: Final = tuple(
     s for s in signal.Signals
@@ -137,7 +137,7 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[n:]
 
 
-def _raw_stdin() -> list[object] | None:
+def _raw_stdin() -> Any:
     if not sys.stdin.isatty():
         return None
     import termios

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from cove.runtime.context import RuntimeContext
 from cove.runtime.state import ContainerState, live_status
 from cove.runtime.status import Status
@@ -21,6 +23,6 @@ def load(ctx: RuntimeContext, container_id: str, *,
          check_frozen: bool = False) -> tuple[ContainerState, Status]:
     state = ctx.store.load(container_id)
     frozen = None
-    if check_frozen and state.alive() and not ctx.store.exec_fifo(state.id).exists():
+    if check_frozen and state.alive() and not os.path.exists(ctx.store.exec_fifo(state.id)):
         frozen = cgroup_of(state).frozen()
     return state, live_status(ctx.store, state, frozen)

@@ -1,7 +1,7 @@
 """Durable per-container state under the runtime root (``<root>/<id>/state.json``).
 
-The file is written atomically (temp file, fsync, rename, fsync of the
-directory) so that concurrent ``state``/``list`` calls never see half a file.
+The file is written atomically (temp file, rename) so that concurrent
+``state``/``list`` calls never see half a file.
 The live status is derived, not stored: the stored value only distinguishes
 ``creating`` from ``created``; whether the process is still alive, whether it
 has been started (the exec fifo is gone) and whether it is frozen are read
@@ -143,11 +143,6 @@ class StateStore:
         # renames simply sees the previous state, never a mix.
         _write_atomic(path, STATE_FILE, json.dumps(doc, separators=(",", ":")).encode())
         _write_atomic(path, STATE_CACHE, _CACHE_TAG + marshal.dumps(doc))
-        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
     def load(self, container_id: str) -> ContainerState:
         base = self.dir(container_id)
@@ -194,11 +189,16 @@ _CACHE_TAG: Final = f"cove-state marshal {marshal.version} {sys.version_info[:2]
 
 
 def _write_atomic(directory: str, name: str, data: bytes) -> None:
+    """Write-then-rename: readers see the old or the new file, never a torn one.
+
+    No fsync: this state describes live processes, which a power loss ends too;
+    the default root (/run) is a tmpfs where fsync is a no-op anyway. What must
+    survive a crash of the runtime itself is covered by the rename.
+    """
     tmp = os.path.join(directory, f".{name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, os.path.join(directory, name))

@@ -56,10 +56,10 @@ _FALSE: Final = {"false", "0", "f", "no"}
 def parse(argv: list[str], flags: list[Flag], *, stop_at_positional: bool = True,
           where: str = "") -> Parsed:
     table: dict[str, Flag] = {}
-    for flag in flags:
-        table[flag.name] = flag
-        for alias in flag.aliases:
-            table[alias] = flag
+    for spec in flags:
+        table[spec.name] = spec
+        for alias in spec.aliases:
+            table[alias] = spec
     out = Parsed()
     i = 0
     while i < len(argv):
