@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers import SPECS, Runtime, base_config
+from tests.seccomp_util import docker_profile
 
 
 def test_seccomp_errno_and_args(runtime: Runtime, make_bundle: Callable[..., Path], cid: str
@@ -31,14 +32,8 @@ def test_seccomp_errno_and_args(runtime: Runtime, make_bundle: Callable[..., Pat
 
 def test_docker_default_profile(runtime: Runtime, make_bundle: Callable[..., Path], cid: str
                                 ) -> None:
-    import json
-
-    profile = json.loads((SPECS / "seccomp-default-profile.json").read_text())
-    seccomp = {"defaultAction": profile["defaultAction"],
-               "defaultErrnoRet": profile.get("defaultErrnoRet", 1),
-               "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-               "syscalls": [s for s in profile["syscalls"]
-                            if not s.get("includes") and not s.get("excludes")]}
+    assert (SPECS / "seccomp-default-profile.json").exists()
+    seccomp = docker_profile()
     cfg = base_config(["sh", "-c", "echo works; unshare -m true 2>&1; echo u=$?"])
     cfg["linux"]["seccomp"] = seccomp
     out = runtime.run_to_end(cid, make_bundle(cfg))
