@@ -73,6 +73,10 @@ def _check_config(config: dict[str, Any], bundle: str) -> tuple[NamespacePlan, s
         if not dest.startswith("/"):
             raise InvalidArgument(f"config.json: mounts[{i}].destination: {dest!r} is not "
                                   "an absolute path")
+        if mnt.get("uidMappings") or mnt.get("gidMappings") or \
+                {"idmap", "ridmap"} & set(mnt.get("options") or ()):
+            raise InvalidArgument(f"config.json: mounts[{i}]: idmapped mounts are not "
+                                  "supported by this runtime")
     proc = config["process"]
     from cove.runtime.process import validate_rlimits
 
