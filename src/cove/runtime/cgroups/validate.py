@@ -76,6 +76,11 @@ def _list(value: Any, field: str) -> list[Any]:
     return value
 
 
+def _opt_list(obj: Mapping[str, Any], key: str, field: str) -> list[Any]:
+    value = obj.get(key)
+    return [] if value is None else _list(value, f"{field}.{key}")
+
+
 def _int(value: Any, field: str, lo: int, hi: int) -> int:
     if type(value) is not int:  # bool is an int subclass; JSON true is not a number
         raise InvalidArgument(f"{field}: must be an integer")
@@ -178,7 +183,7 @@ def _cpu(c: Mapping[str, Any], f: str) -> None:
 def _block_io(b: Mapping[str, Any], f: str) -> None:
     _weight(b, "weight", f)
     _weight(b, "leafWeight", f)
-    for i, raw_dev in enumerate(_list(b.get("weightDevice") or [], f"{f}.weightDevice")):
+    for i, raw_dev in enumerate(_opt_list(b, "weightDevice", f)):
         df = f"{f}.weightDevice[{i}]"
         dev = _obj(raw_dev, df)
         _req_int(dev, "major", df, 0, UINT32_MAX)
@@ -186,7 +191,7 @@ def _block_io(b: Mapping[str, Any], f: str) -> None:
         _weight(dev, "weight", df)
         _weight(dev, "leafWeight", df)
     for key in THROTTLES:
-        for i, raw_dev in enumerate(_list(b.get(key) or [], f"{f}.{key}")):
+        for i, raw_dev in enumerate(_opt_list(b, key, f)):
             df = f"{f}.{key}[{i}]"
             dev = _obj(raw_dev, df)
             _req_int(dev, "major", df, 0, UINT32_MAX)
@@ -213,7 +218,7 @@ def _hugepages(items: Any, f: str) -> None:
 
 def _network(n: Mapping[str, Any], f: str) -> None:
     _opt_int(n, "classID", f, 0, UINT32_MAX)
-    for i, raw_prio in enumerate(_list(n.get("priorities") or [], f"{f}.priorities")):
+    for i, raw_prio in enumerate(_opt_list(n, "priorities", f)):
         pf = f"{f}.priorities[{i}]"
         prio = _obj(raw_prio, pf)
         _name(prio.get("name"), f"{pf}.name")
