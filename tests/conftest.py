@@ -18,6 +18,7 @@ from tests.helpers import Runtime, write_bundle
 def busybox_rootfs() -> Iterator[Path]:
     """A pristine busybox rootfs, shared read-only; tests that write copy it first."""
     top = Path(tempfile.mkdtemp(prefix="cove-test-rootfs-"))
+    top.chmod(0o755)  # reachable by a user namespace's root (an unmapped host uid)
     try:
         yield build_rootfs(top / "rootfs")
     finally:

@@ -24,22 +24,31 @@ class LazyLogger:
     @property
     def logger(self) -> logging.Logger:
         if self._logger is None:
+            # Inside a container's set-up process this import is refused (see
+            # cove.runtime.preload); _log then drops the message.
             import logging
 
             self._logger = logging.getLogger(self.name)
         return self._logger
 
+    def _log(self, level: str, msg: str, args: tuple[object, ...]) -> None:
+        try:
+            logger = self.logger
+        except ImportError:
+            return
+        getattr(logger, level)(msg, *args)
+
     def debug(self, msg: str, *args: object) -> None:
-        self.logger.debug(msg, *args)
+        self._log("debug", msg, args)
 
     def info(self, msg: str, *args: object) -> None:
-        self.logger.info(msg, *args)
+        self._log("info", msg, args)
 
     def warning(self, msg: str, *args: object) -> None:
-        self.logger.warning(msg, *args)
+        self._log("warning", msg, args)
 
     def error(self, msg: str, *args: object) -> None:
-        self.logger.error(msg, *args)
+        self._log("error", msg, args)
 
 
 def get_logger(name: str) -> LazyLogger:

@@ -127,7 +127,11 @@ def test_run_foreground_exit_code(runtime: Runtime, make_bundle: Callable[..., P
 
 def test_run_killed_by_signal(runtime: Runtime, make_bundle: Callable[..., Path], cid: str
                               ) -> None:
-    bundle = make_bundle(base_config(["sh", "-c", "kill -9 $$"]))
+    # Without a pid namespace the process is not an init, which SIGKILL from
+    # inside its own namespace could not kill.
+    cfg = base_config(["sh", "-c", "kill -9 $$"])
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "pid"]
+    bundle = make_bundle(cfg)
     res = runtime.run("run", "--bundle", str(bundle), cid, check=False)
     assert res.returncode == 128 + 9
 

@@ -80,10 +80,16 @@ class Channel:
             buf = buf[n:]
 
     def send_error(self, message: str) -> None:
+        """Report a failure; once the channel is closed (after ``ready``), on stderr."""
         try:
+            if self.wfd < 0:
+                raise OSError("channel closed")
             self.send(Msg.ERROR, message=message)
         except OSError:
-            pass
+            try:
+                os.write(2, f"cove-runtime: container process: {message}\n".encode())
+            except OSError:
+                pass
 
     def _read_exact(self, size: int) -> bytes | None:
         chunks = []

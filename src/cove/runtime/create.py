@@ -16,6 +16,7 @@ from cove.runtime import init as I
 from cove.runtime.channel import Channel, Msg
 from cove.runtime.context import RuntimeContext
 from cove.runtime.namespaces import NamespacePlan, id_map_lines, write_id_maps
+from cove.runtime.preload import preload_for
 from cove.runtime.procwait import wait_gone
 from cove.runtime.rootfs import RootfsPlan
 from cove.runtime.state import ContainerState, process_start_time, validate_id
@@ -145,6 +146,8 @@ class _Builder:
         linux = config.get("linux") or {}
         fifo = os.path.join(self.state_dir, "exec.fifo")
         os.mkfifo(fifo, 0o622)
+        # Explicitly, past the umask: the container's user (any uid) opens it to write.
+        os.chmod(fifo, 0o622)
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         self.fds.append(fifo_fd)
 
@@ -177,6 +180,8 @@ class _Builder:
                           preserve_fds=self.opts.preserve_fds, seccomp=self.seccomp,
                           state_for_hooks=state.oci_state(Status.CREATING),
                           time_offsets=dict(linux.get("timeOffsets") or {}))
+        preload_for(config, terminal=bool(config["process"].get("terminal")),
+                    seccomp=self.seccomp is not None)
         parent, child = Channel.pair()
         self.fds.extend([parent.rfd, parent.wfd])
         pid = os.fork()

@@ -25,6 +25,7 @@ from cove.runtime.create import write_pid_file
 from cove.runtime.init import _child_main
 from cove.runtime.lookup import cgroup_of, load
 from cove.runtime.namespaces import PROC_NAMES, join_namespaces, open_namespaces
+from cove.runtime.preload import preload_for, seal_imports
 from cove.runtime.state import ContainerState
 from cove.runtime.status import require
 
@@ -118,6 +119,8 @@ def exec_process(ctx: RuntimeContext, container_id: str, opts: ExecOptions) -> i
         seccomp_prog = compile_seccomp(linux["seccomp"])
     paths = _namespace_paths(state)
     terminal = bool(proc.get("terminal"))
+    preload_for(state.config, terminal=terminal, seccomp=seccomp_prog is not None,
+                exec_only=True)
     console_fd, proxy = -1, -1
     if terminal:
         if opts.console_socket:
@@ -193,6 +196,7 @@ def _namespace_paths(state: ContainerState) -> dict[str, str]:
 
 def _intermediate(chan: Channel, paths: dict[str, str], proc: dict[str, Any],
                   seccomp_prog: Any, console_fd: int, preserve_fds: int) -> None:
+    seal_imports()
     L.prctl(L.PR_SET_DUMPABLE, 0)
     chan.expect(Msg.GO)
     join_namespaces(open_namespaces(paths))

@@ -24,6 +24,8 @@ from cove.runtime import process as P
 from cove.runtime import rootfs as R
 from cove.runtime.channel import Channel, Msg
 from cove.runtime.namespaces import NamespacePlan, join_namespaces, open_namespaces
+from cove.runtime.preload import seal_imports
+from cove.runtime.securejoin import mkdir_all_in_root
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ def _write_time_offsets(offsets: dict[str, Any]) -> None:
 
 
 def _intermediate(plan: InitPlan, chan: Channel) -> None:
+    seal_imports()
     L.prctl(L.PR_SET_DUMPABLE, 0)
     chan.expect(Msg.GO)
     ns = plan.namespaces
@@ -117,6 +120,10 @@ def _init(plan: InitPlan, chan: Channel) -> None:
     for mnt in rp.mounts:
         R.mount_one(rp, mnt)
     R.setup_dev(rp)
+    cwd = proc.get("cwd") or "/"
+    if cwd != "/":
+        # runc makes a missing working directory; inside the rootfs, never through it.
+        mkdir_all_in_root(rp.rootfs, cwd)
     if plan.seccomp is not None and plan.seccomp.listener_path:
         from cove.runtime.seccomp_notify import connect_listener
 
