@@ -92,7 +92,7 @@ class ContainerState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ContainerState:
         return cls(id=data["id"], bundle=data["bundle"], config=data["config"],
-                   status=Status(data["status"]), pid=data["pid"],
+                   status=Status.of(data["status"]), pid=data["pid"],
                    pid_start_time=data["pidStartTime"], created=data["created"],
                    owner=data.get("owner", "root"), rootfs=data.get("rootfs", ""),
                    annotations=data.get("annotations") or {}, extra=data.get("extra") or {})

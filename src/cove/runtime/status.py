@@ -7,17 +7,40 @@ gets one consistent message.
 
 from __future__ import annotations
 
-import enum
+from cove.errors import FailedPrecondition, InvalidArgument
 
-from cove.errors import FailedPrecondition
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
-class Status(enum.Enum):
-    CREATING = "creating"
-    CREATED = "created"
-    RUNNING = "running"
-    PAUSED = "paused"  # not an OCI state; runc reports it and engines rely on it
-    STOPPED = "stopped"
+class Status:
+    """One lifecycle state. A closed set of singletons, compared with ``is``.
+
+    Not an :class:`enum.Enum`: importing enum (with functools and collections)
+    costs milliseconds on every CLI call, and these five values are all we need.
+    """
+
+    __slots__ = ("value",)
+    CREATING: ClassVar[Status]
+    CREATED: ClassVar[Status]
+    RUNNING: ClassVar[Status]
+    PAUSED: ClassVar[Status]  # not an OCI state; runc reports it and engines rely on it
+    STOPPED: ClassVar[Status]
+    _BY_VALUE: ClassVar[dict[str, Status]]
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    @classmethod
+    def of(cls, value: str) -> Status:
+        try:
+            return cls._BY_VALUE[value]
+        except KeyError:
+            raise InvalidArgument(f"unknown container status {value!r}") from None
+
+    def __repr__(self) -> str:
+        return f"Status.{self.value.upper()}"
 
     def can_start(self) -> bool:
         return self is Status.CREATED
@@ -37,6 +60,15 @@ class Status(enum.Enum):
 
     def can_resume(self) -> bool:
         return self is Status.PAUSED
+
+
+Status.CREATING = Status("creating")
+Status.CREATED = Status("created")
+Status.RUNNING = Status("running")
+Status.PAUSED = Status("paused")
+Status.STOPPED = Status("stopped")
+Status._BY_VALUE = {s.value: s for s in (Status.CREATING, Status.CREATED, Status.RUNNING,
+                                         Status.PAUSED, Status.STOPPED)}
 
 
 def require(container_id: str, status: Status, allowed: bool, verb: str) -> None:
