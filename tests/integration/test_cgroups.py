@@ -21,7 +21,6 @@ import mmap
 import os
 import secrets
 import signal
-import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -373,10 +372,10 @@ def test_device_rules_start_from_deny_all(v1: V1Manager, children: Children) -> 
 
 
 def _counter() -> tuple[mmap.mmap, Callable[[], int]]:
-    shared = mmap.mmap(-1, 8)
+    shared = mmap.mmap(-1, 8)  # MAP_SHARED: the forked child's writes are seen here
 
     def value() -> int:
-        return int(struct.unpack_from("Q", shared, 0)[0])
+        return int.from_bytes(shared[0:8], "little")
 
     return shared, value
 
@@ -386,7 +385,9 @@ def _busy(shared: mmap.mmap) -> Callable[[], str]:
         n = 0
         while True:
             n += 1
-            struct.pack_into("Q", shared, 0, n)
+            # Slice assignment is one memcpy; struct.pack_into zero-fills first, and a
+            # reader could catch the 0.
+            shared[0:8] = n.to_bytes(8, "little")
 
     return body
 
@@ -563,6 +564,7 @@ def test_v2_kill_all_keeps_a_paused_container_paused(v2: V2Manager, children: Ch
     v2.add(child.pid)
     v2.freeze()
     v2.kill_all(signal.SIGTERM)  # not SIGKILL: the freeze/signal/thaw path
+    # v2 lets a fatal signal kill a frozen task; the cgroup itself stays frozen.
     assert v2.frozen()
     v2.thaw()
     assert os.WTERMSIG(child.wait()) == signal.SIGTERM

@@ -197,6 +197,9 @@ def test_cgroup_dirs_absolute_relative_and_default() -> None:
         check_cgroups_path("system.slice:cove:c1", "c1")
     with pytest.raises(InvalidArgument):
         check_cgroups_path(None, "../x")
+    for root_itself in ("/", "//", ".", "/./"):
+        with pytest.raises(InvalidArgument, match="must name a cgroup below"):
+            check_cgroups_path(root_itself, "c1")
 
 
 def _v2_layout(tmp_path: Path, controllers: str) -> Layout:

@@ -177,8 +177,14 @@ def check_cgroups_path(cgroups_path: str | None, container_id: str) -> str:
         raise Unsupported(f"linux.cgroupsPath {cgroups_path!r}: the systemd form "
                           "slice:prefix:name needs the systemd cgroup driver, which "
                           "cove-runtime does not have")
-    if ".." in cgroups_path.split("/") or "\0" in cgroups_path:
+    parts = [p for p in cgroups_path.split("/") if p not in ("", ".")]
+    if ".." in parts or "\0" in cgroups_path:
         raise InvalidArgument(f"linux.cgroupsPath {cgroups_path!r}: must not contain '..'")
+    if not parts:
+        # The hierarchy root (or the caller's own cgroup) is never the container's:
+        # destroy would try to remove it.
+        raise InvalidArgument(f"linux.cgroupsPath {cgroups_path!r}: must name a cgroup below "
+                              "the hierarchy root")
     return cgroups_path
 
 

@@ -89,7 +89,10 @@ class V1Manager(ManagerBase):
             raise fs.os_error("list", self.layout.root, exc) from exc
         for e in entries:
             if e.is_symlink():
-                target = os.readlink(e.path)
+                try:
+                    target = os.readlink(e.path)
+                except OSError as exc:
+                    raise fs.os_error("readlink", e.path, exc) from exc
                 if target in names:
                     links.append((e.name, target))
         return sorted(links)

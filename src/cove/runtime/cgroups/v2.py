@@ -111,8 +111,10 @@ class V2Manager(ManagerBase):
         self._set_frozen("0")
 
     def frozen(self) -> bool:
-        text = fs.read_optional(os.path.join(self.dir, "cgroup.events"))
-        return text is not None and "frozen 1" in text.splitlines()
+        # The requested state, not cgroup.events: a fatal signal takes its task out
+        # of the frozen state to die, so "frozen" flickers to 0 while a paused
+        # container is being killed. freeze() only returns once events agree.
+        return fs.read_optional(os.path.join(self.dir, "cgroup.freeze")) == "1"
 
     def _kill_whole_cgroup(self, sig: int) -> bool:
         # cgroup.kill SIGKILLs the whole subtree at once, frozen or not, with
