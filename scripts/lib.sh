@@ -42,7 +42,7 @@ cove_install_system_packages() {
     [[ $(id -u) -eq 0 ]] || cove_die "missing Debian packages (${missing[*]}): run as root"
     cove_say "apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq </dev/null >/dev/null
+    apt-get update -qq </dev/null >/dev/null || { sleep 5; apt-get update -qq </dev/null >/dev/null; }
     apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
 }
 
