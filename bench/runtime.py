@@ -204,7 +204,10 @@ def cycle(runner: Runner, rt: Runtime, bundle: Path, cid: str, mode: str) -> Non
     marks.append(time.perf_counter_ns())
     rss.append(runner.call(rt, "start", cid, probe_rss=probe))
     marks.append(time.perf_counter_ns())
-    init_pid = int(pid_file.read_text().strip())
+    try:
+        init_pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{rt.name} create: no pid in --pid-file ({exc})") from exc
     init_rss = runner.wait_exit(rt, init_pid)
     marks.append(time.perf_counter_ns())
     rss.append(runner.call(rt, "delete", cid, probe_rss=probe))
