@@ -100,3 +100,17 @@ def test_memory_limit_cgroup(runtime: Runtime, make_bundle: Callable[..., Path],
     assert f"/cove-test/{cid}" in Path(f"/proc/{pid}/cgroup").read_text()
     runtime.run("delete", "--force", cid)
     assert not limit.parent.exists()
+
+
+def test_device_cgroup_deny_all_keeps_default_devices(runtime: Runtime,
+                                                      make_bundle: Callable[..., Path],
+                                                      cid: str) -> None:
+    script = ("echo x > /dev/null && echo null-ok; head -c1 /dev/urandom >/dev/null && "
+              "echo urandom-ok; mknod /tmp/disk b 8 0 2>&1 || echo mknod-denied")
+    cfg = base_config(["sh", "-c", script])
+    cfg["process"]["capabilities"] = {k: ["CAP_MKNOD", "CAP_CHOWN"]
+                                      for k in ("bounding", "effective", "permitted")}
+    cfg["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    out = runtime.run_to_end(cid, make_bundle(cfg))
+    assert "null-ok" in out and "urandom-ok" in out
+    assert "mknod-denied" in out

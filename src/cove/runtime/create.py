@@ -27,6 +27,7 @@ SIGKILL = 9
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -153,8 +154,9 @@ class _Builder:
 
         self.cgroup = cgroups.open_manager(linux.get("cgroupsPath"), state.id)
         self.cgroup.create()
-        self.cgroup.set(linux.get("resources"))
+        self.cgroup.set(_with_device_defaults(linux, cgroups.default_device_rules))
         paths = self.cgroup.paths()
+        v1_binds = self.cgroup.v1_mount_binds()
         state.extra["cgroupsPath"] = linux.get("cgroupsPath")
 
         console_fd = self.opts.console_fd
@@ -173,8 +175,9 @@ class _Builder:
             masked_paths=list(linux.get("maskedPaths") or []),
             readonly_paths=list(linux.get("readonlyPaths") or []),
             userns=self.ns.has("user"), cgroupns=self.ns.has("cgroup"),
-            cgroup_version=1 if "memory" in paths or "devices" in paths else 2,
-            cgroup_paths=paths, no_pivot=self.opts.no_pivot)
+            cgroup_version=1 if v1_binds else 2, cgroup_paths=paths,
+            v1_binds=v1_binds, v1_symlinks=self.cgroup.v1_mount_symlinks(),
+            no_pivot=self.opts.no_pivot)
         plan = I.InitPlan(config=config, namespaces=self.ns, rootfs=rplan,
                           exec_fifo_fd=fifo_fd, console_fd=console_fd,
                           preserve_fds=self.opts.preserve_fds, seccomp=self.seccomp,
@@ -250,6 +253,27 @@ class _Builder:
             except CoveError as exc:
                 self.ctx.log.warning("cleanup of cgroup for %s: %s", self.state.id, exc)
         self.ctx.store.remove(self.state.id)
+
+
+def _with_device_defaults(linux: dict[str, Any],
+                          defaults: Callable[[], list[dict[str, Any]]]) -> dict[str, Any] | None:
+    """The config's resources, with device rules completed the way runc does.
+
+    A config that restricts devices (typically "deny all" first) still gets its
+    own linux.devices and the always-present ones (/dev/null, /dev/zero, ...,
+    /dev/pts) allowed, after its rules so that they win.
+    """
+    resources: dict[str, Any] | None = linux.get("resources")
+    if not resources or not resources.get("devices"):
+        return resources
+    rules = list(resources["devices"])
+    for dev in linux.get("devices") or []:
+        if dev.get("type") in ("c", "b", "u"):
+            rules.append({"allow": True, "type": "b" if dev["type"] == "b" else "c",
+                          "major": dev.get("major"), "minor": dev.get("minor"),
+                          "access": "rwm"})
+    rules.extend(defaults())
+    return dict(resources, devices=rules)
 
 
 def _kill_quietly(pid: int) -> None:

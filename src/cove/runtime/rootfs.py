@@ -54,7 +54,10 @@ class RootfsPlan:
                  masked_paths: list[str] | None = None,
                  readonly_paths: list[str] | None = None, userns: bool = False,
                  cgroupns: bool = False, cgroup_version: int = 2,
-                 cgroup_paths: dict[str, str] | None = None, no_pivot: bool = False) -> None:
+                 cgroup_paths: dict[str, str] | None = None,
+                 v1_binds: list[tuple[str, str]] | None = None,
+                 v1_symlinks: list[tuple[str, str]] | None = None,
+                 no_pivot: bool = False) -> None:
         self.rootfs = rootfs
         self.bundle = bundle
         self.mounts = mounts
@@ -67,6 +70,8 @@ class RootfsPlan:
         self.cgroupns = cgroupns
         self.cgroup_version = cgroup_version
         self.cgroup_paths = cgroup_paths or {}
+        self.v1_binds = v1_binds or []
+        self.v1_symlinks = v1_symlinks or []
         self.no_pivot = no_pivot
 
 
@@ -160,14 +165,19 @@ def _mount_cgroup(plan: RootfsPlan, mnt: Mapping[str, Any], opts: MountOptions) 
             if ro:
                 L.mount(None, target, None, L.MS_BIND | L.MS_REMOUNT | L.MS_RDONLY | base)
         return
+    # v1: a tmpfs holding one bind of the container's own directory per hierarchy,
+    # named as on the host, plus the host's alias links (cpu -> cpu,cpuacct).
     L.mount("tmpfs", target, "tmpfs", base, "mode=755")
-    for name, host_dir in sorted(plan.cgroup_paths.items()):
-        if not os.path.isdir(host_dir):
+    for host_dir, name in plan.v1_binds:
+        if not os.path.isdir(host_dir) or "/" in name:
             continue
-        sub = os.path.join(target, "systemd" if name == "name=systemd" else name)
+        sub = os.path.join(target, name)
         os.makedirs(sub, exist_ok=True)
         L.mount(host_dir, sub, None, L.MS_BIND | L.MS_REC)
         L.mount(None, sub, None, L.MS_BIND | L.MS_REMOUNT | base | ro)
+    for link, dest in plan.v1_symlinks:
+        if "/" not in link and not os.path.lexists(os.path.join(target, link)):
+            os.symlink(dest, os.path.join(target, link))
     if ro:
         L.mount(None, target, None, L.MS_REMOUNT | L.MS_RDONLY | base, "mode=755")
 
