@@ -13,11 +13,10 @@ exec succeeded.
 
 from __future__ import annotations
 
-import enum
-import json
 import os
 import struct
 
+from cove import fastjson
 from cove.errors import CoveError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -25,7 +24,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class Msg(enum.Enum):
+class Msg:
+    """Message kinds (plain constants: enum costs milliseconds to import)."""
+
     GO = "go"                        # the runtime put the child in its cgroup: proceed
     USERNS_READY = "userns-ready"    # child unshared its user ns: map it
     USERNS_MAPPED = "userns-mapped"  # parent wrote uid_map/gid_map
@@ -71,9 +72,9 @@ class Channel:
                     pass
         self.rfd = self.wfd = -1
 
-    def send(self, kind: Msg, **payload: Any) -> None:
-        payload["kind"] = kind.value
-        data = json.dumps(payload).encode()
+    def send(self, kind: str, **payload: Any) -> None:
+        payload["kind"] = kind
+        data = fastjson.dumps(payload).encode()
         buf = _LEN.pack(len(data)) + data
         while buf:
             n = os.write(self.wfd, buf)
@@ -109,18 +110,18 @@ class Channel:
         body = self._read_exact(_LEN.unpack(head)[0])
         if body is None:
             return None
-        msg: dict[str, Any] = json.loads(body)
+        msg: dict[str, Any] = fastjson.loads(body)
         return msg
 
-    def expect(self, kind: Msg, *, eof_ok: bool = False) -> dict[str, Any] | None:
+    def expect(self, kind: str, *, eof_ok: bool = False) -> dict[str, Any] | None:
         msg = self.recv()
         if msg is None:
             if eof_ok:
                 return None
-            raise ChannelClosed(f"container set-up process exited before sending {kind.value!r}")
+            raise ChannelClosed(f"container set-up process exited before sending {kind!r}")
         got = msg.get("kind")
-        if got == Msg.ERROR.value:
+        if got == Msg.ERROR:
             raise ChildError(str(msg.get("message", "unknown error")))
-        if got != kind.value:
-            raise ChildError(f"protocol error: expected {kind.value!r}, got {got!r}")
+        if got != kind:
+            raise ChildError(f"protocol error: expected {kind!r}, got {got!r}")
         return msg

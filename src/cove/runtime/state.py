@@ -135,13 +135,13 @@ class StateStore:
         return path
 
     def save(self, state: ContainerState) -> None:
-        import json
+        from cove import fastjson
 
         path = self.dir(state.id)
         doc = state.to_json()
         # Readers prefer the cache; writing it last means a reader between the two
         # renames simply sees the previous state, never a mix.
-        _write_atomic(path, STATE_FILE, json.dumps(doc, separators=(",", ":")).encode())
+        _write_atomic(path, STATE_FILE, fastjson.dumps(doc).encode())
         _write_atomic(path, STATE_CACHE, _CACHE_TAG + marshal.dumps(doc))
 
     def load(self, container_id: str) -> ContainerState:
@@ -150,10 +150,10 @@ class StateStore:
         try:
             doc = _read_cache(os.path.join(base, STATE_CACHE))
             if doc is None:
-                import json
+                from cove import fastjson
 
                 with open(path, "rb") as f:
-                    doc = json.load(f)
+                    doc = fastjson.loads(f.read())
             return ContainerState.from_json(doc)
         except FileNotFoundError as exc:
             raise NotFound(f"container does not exist: {container_id}") from exc
