@@ -197,7 +197,14 @@ class _Builder:
 
     def _drive(self, chan: Channel, linux: dict[str, Any]) -> None:
         state = self.state
-        self.cgroup.add(self.child)
+        # The intermediate joins the cgroup first only where that matters before the
+        # init exists: a new cgroup namespace is rooted where it is unshared. Otherwise
+        # the init is moved below, while it builds its rootfs (the move's latency then
+        # overlaps that work); it waits for HOOKS_DONE, so it never runs the user's
+        # program, nor any hook, outside the cgroup.
+        early = self.ns.early_cgroup
+        if early:
+            self.cgroup.add(self.child)
         chan.send(Msg.GO)
         if "user" in self.ns.create:
             chan.expect(Msg.USERNS_READY)
@@ -207,6 +214,8 @@ class _Builder:
         msg = chan.expect(Msg.INIT_PID)
         assert msg is not None
         state.pid = int(msg["pid"])
+        if not early:
+            self.cgroup.add(state.pid)
         os.waitpid(self.child, 0)
         self.child = 0
         state.pid_start_time = process_start_time(state.pid) or 0

@@ -51,6 +51,11 @@ class NamespacePlan:
                 plan.create.append(kind)
         return plan
 
+    @property
+    def early_cgroup(self) -> bool:
+        """Whether the intermediate process must be in the cgroup before it unshares."""
+        return "cgroup" in self.create
+
     def has(self, kind: str) -> bool:
         return kind in self.create or kind in self.join
 

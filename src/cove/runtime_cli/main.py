@@ -96,9 +96,17 @@ def _create_opts(p: Parsed) -> Any:
                          no_pivot=p.bool("no-pivot"), preserve_fds=_int_flag(p, "preserve-fds"))
 
 
+def _warm_cgroups() -> None:
+    """Begin the kernel's cgroup-migration wait now, while the imports run (see module)."""
+    from cove.runtime import cgroup_warmup
+
+    cgroup_warmup.start()
+
+
 def cmd_create(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, CREATE_FLAGS, where="create: ")
     _need(p, "create", 1)
+    _warm_cgroups()
     from cove.runtime.create import create
 
     create(ctx, p.args[0], _create_opts(p))
@@ -117,6 +125,7 @@ def cmd_start(ctx: RuntimeContext, argv: list[str]) -> int:
 def cmd_run(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, RUN_FLAGS, where="run: ")
     _need(p, "run", 1)
+    _warm_cgroups()
     from cove.runtime.run import run
 
     return run(ctx, p.args[0], _create_opts(p), detach=p.bool("detach"), keep=p.bool("keep"))
@@ -154,6 +163,7 @@ def cmd_exec(ctx: RuntimeContext, argv: list[str]) -> int:
     p = parse(argv, EXEC_FLAGS, where="exec: ")
     if not p.args:
         raise UsageError('"exec" requires a minimum of 1 argument(s)')
+    _warm_cgroups()
     from cove.runtime.exec import ExecOptions, exec_process
 
     opts = ExecOptions(
