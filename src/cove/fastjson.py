@@ -15,11 +15,16 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+else:
+    Any = object
 
 try:
-    import _json
+    import _json as _accel
 except ImportError:  # pragma: no cover - CPython always has it
-    _json = None  # type: ignore[assignment]
+    _accel = None  # type: ignore[assignment]
+# typeshed types make_scanner's argument as a JSONDecoder; any object with the
+# attributes below is what the C code reads.
+_json: Any = _accel
 
 _WS = " \t\n\r"
 
