@@ -59,12 +59,18 @@ def test_failing_prestart_hook_aborts_create(runtime: Runtime,
 def test_hook_timeout(runtime: Runtime, make_bundle: Callable[..., Path], tmp_path: Path,
                       cid: str) -> None:
     cfg = base_config(["true"])
-    cfg["hooks"] = {"createRuntime": [{"path": hook_script(tmp_path, "slow", "sleep 30"),
+    marker = tmp_path / "slow-hook-child"
+    body = f"sleep 30 & echo $! > {marker}; wait"
+    cfg["hooks"] = {"createRuntime": [{"path": hook_script(tmp_path, "slow", body),
                                        "timeout": 1}]}
     res = runtime.create(cid, make_bundle(cfg), check=False)
     assert res.returncode != 0
     assert "timed out" in runtime.output(cid)
     assert not (runtime.root / cid).exists()
+    child = int(marker.read_text())
+    assert not os.path.exists(f"/proc/{child}") or \
+        Path(f"/proc/{child}/stat").read_text().split(")")[1].split()[0] == "Z", \
+        "the hook's child outlived the timeout"
 
 
 def test_failing_poststop_hook_does_not_block_delete(runtime: Runtime,

@@ -41,16 +41,33 @@ def run_hooks(config: Mapping[str, Any], kind: str, state: Mapping[str, Any]) ->
         env = dict(e.split("=", 1) for e in hook.get("env") or [] if "=" in e)
         timeout = hook.get("timeout")
         try:
-            res = subprocess.run(args, executable=path, input=payload, env=env,
-                                 capture_output=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise HookError(f"{kind} hook #{i} ({path}) timed out after {timeout}s") from exc
+            # A session of its own, so that a timeout ends the hook's children too.
+            proc = subprocess.Popen(args, executable=path, env=env, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
         except OSError as exc:
             raise HookError(f"{kind} hook #{i} ({path}): {exc.strerror}") from exc
+        try:
+            out, err = proc.communicate(payload, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            _kill_group(proc)
+            raise HookError(f"{kind} hook #{i} ({path}) timed out after {timeout}s") from exc
+        res = subprocess.CompletedProcess(args, proc.returncode, out, err)
         if res.returncode != 0:
             detail = (res.stderr or res.stdout).decode(errors="replace").strip()
             raise HookError(f"{kind} hook #{i} ({path}) exited with status {res.returncode}"
                             + (f": {detail}" if detail else ""))
+
+
+def _kill_group(proc: Any) -> None:
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
 
 
 def run_hooks_best_effort(config: Mapping[str, Any], kind: str, state: Mapping[str, Any]) -> None:
