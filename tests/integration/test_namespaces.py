@@ -69,3 +69,25 @@ def test_unknown_namespace_path(runtime: Runtime, make_bundle: Callable[..., Pat
     assert res.returncode != 0
     assert "linux.namespaces" in runtime.output(cid)
     assert not (runtime.root / cid).exists()
+
+
+def test_time_namespace_offsets(runtime: Runtime, make_bundle: Callable[..., Path],
+                                cid: str) -> None:
+    if not os.path.exists("/proc/self/ns/time"):
+        import pytest
+
+        pytest.skip("kernel without time namespaces")
+    cfg = base_config(["cat", "/proc/uptime"])
+    cfg["linux"]["namespaces"].append({"type": "time"})
+    cfg["linux"]["timeOffsets"] = {"boottime": {"secs": 1000000, "nanosecs": 0},
+                                   "monotonic": {"secs": 5, "nanosecs": 0}}
+    out = runtime.run_to_end(cid, make_bundle(cfg))
+    host_uptime = float(Path("/proc/uptime").read_text().split()[0])
+    assert float(out.split()[0]) > host_uptime + 999000
+
+
+def test_delete_force_of_a_create_that_died_early(runtime: Runtime, cid: str) -> None:
+    (runtime.root / cid).mkdir(parents=True)
+    assert runtime.run("delete", cid, check=False).returncode != 0
+    runtime.run("delete", "--force", cid)
+    assert not (runtime.root / cid).exists()

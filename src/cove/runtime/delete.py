@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cove.errors import CoveError, FailedPrecondition
+import os
+
+from cove.errors import CoveError, FailedPrecondition, NotFound
 from cove.runtime.context import RuntimeContext
 from cove.runtime.lookup import cgroup_of, load
 from cove.runtime.procwait import wait_gone
@@ -14,7 +16,14 @@ SIGKILL = 9
 
 
 def delete(ctx: RuntimeContext, container_id: str, force: bool = False) -> None:
-    state, status = load(ctx, container_id)
+    try:
+        state, status = load(ctx, container_id)
+    except NotFound:
+        # A create killed before it wrote any state leaves only its directory.
+        if force and os.path.isdir(ctx.store.dir(container_id)):
+            ctx.store.remove(container_id)
+            return
+        raise
     if not status.can_delete() and not force:
         raise FailedPrecondition(f"cannot delete container {container_id} that is not "
                                  f"stopped: {status.value}")
@@ -28,8 +37,6 @@ def delete(ctx: RuntimeContext, container_id: str, force: bool = False) -> None:
             ctx.log.debug("kill_all %s: %s", container_id, exc)
         if state.alive():
             try:
-                import os
-
                 os.kill(state.pid, SIGKILL)
             except ProcessLookupError:
                 pass

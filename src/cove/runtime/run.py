@@ -32,7 +32,14 @@ def run(ctx: RuntimeContext, container_id: str, opts: CreateOptions, *, detach: 
             os.close(opts.console_fd)
             opts.console_fd = -1
     try:
-        start(ctx, container_id)
+        try:
+            start(ctx, container_id)
+        except BaseException:
+            if detach:
+                from cove.runtime.delete import delete
+
+                delete(ctx, container_id, force=True)
+            raise
         if detach:
             return 0
         master = fg.receive_master(proxy) if proxy >= 0 else -1
