@@ -31,6 +31,7 @@ class Msg:
     USERNS_READY = "userns-ready"    # child unshared its user ns: map it
     USERNS_MAPPED = "userns-mapped"  # parent wrote uid_map/gid_map
     INIT_PID = "init-pid"            # intermediate child reports the container process' pid
+    CGROUP_READY = "cgroup-ready"    # the init is in its cgroup (which exists): cgroup mounts ok
     RUN_HOOKS = "run-hooks"          # mounts are done: parent runs prestart/createRuntime
     HOOKS_DONE = "hooks-done"
     CONSOLE = "console"              # a pty master follows (SCM_RIGHTS, on the console socket)
@@ -76,9 +77,19 @@ class Channel:
         payload["kind"] = kind
         data = fastjson.dumps(payload).encode()
         buf = _LEN.pack(len(data)) + data
-        while buf:
-            n = os.write(self.wfd, buf)
-            buf = buf[n:]
+        try:
+            while buf:
+                n = os.write(self.wfd, buf)
+                buf = buf[n:]
+        except BrokenPipeError:
+            # The peer is gone; if it said why before leaving, that is the error.
+            self._raise_pending_error(kind)
+
+    def _raise_pending_error(self, kind: str) -> None:
+        while (msg := self.recv()) is not None:
+            if msg.get("kind") == Msg.ERROR:
+                raise ChildError(str(msg.get("message", "unknown error")))
+        raise ChannelClosed(f"container set-up process exited before receiving {kind!r}")
 
     def send_error(self, message: str) -> None:
         """Report a failure; once the channel is closed (after ``ready``), on stderr."""

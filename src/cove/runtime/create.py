@@ -153,8 +153,8 @@ class _Builder:
         self.fds.append(fifo_fd)
 
         self.cgroup = cgroups.open_manager(linux.get("cgroupsPath"), state.id)
-        self.cgroup.create()
-        self.cgroup.set(_with_device_defaults(linux, cgroups.default_device_rules))
+        if self.ns.early_cgroup:
+            self._make_cgroup()
         paths = self.cgroup.paths()
         v1_binds = self.cgroup.v1_mount_binds()
         state.extra["cgroupsPath"] = linux.get("cgroupsPath")
@@ -195,13 +195,21 @@ class _Builder:
         self.child = pid
         self._drive(parent, linux)
 
+    def _make_cgroup(self) -> None:
+        from cove.runtime import cgroups
+
+        linux = self.state.config.get("linux") or {}
+        self.cgroup.create()
+        self.cgroup.set(_with_device_defaults(linux, cgroups.default_device_rules))
+
     def _drive(self, chan: Channel, linux: dict[str, Any]) -> None:
         state = self.state
         # The intermediate joins the cgroup first only where that matters before the
         # init exists: a new cgroup namespace is rooted where it is unshared. Otherwise
-        # the init is moved below, while it builds its rootfs (the move's latency then
-        # overlaps that work); it waits for HOOKS_DONE, so it never runs the user's
-        # program, nor any hook, outside the cgroup.
+        # the cgroup is made and the init moved in while the init builds its rootfs:
+        # the kernel's migration latency (an RCU grace period) then overlaps that work.
+        # The init waits for CGROUP_READY before any cgroup mount and before asking
+        # for the hooks, so no hook and no user program runs outside the cgroup.
         early = self.ns.early_cgroup
         if early:
             self.cgroup.add(self.child)
@@ -215,7 +223,9 @@ class _Builder:
         assert msg is not None
         state.pid = int(msg["pid"])
         if not early:
+            self._make_cgroup()
             self.cgroup.add(state.pid)
+        chan.send(Msg.CGROUP_READY)
         os.waitpid(self.child, 0)
         self.child = 0
         state.pid_start_time = process_start_time(state.pid) or 0

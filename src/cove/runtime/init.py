@@ -117,7 +117,11 @@ def _init(plan: InitPlan, chan: Channel) -> None:
     linux = config.get("linux") or {}
     rp = plan.rootfs
     R.prepare_root(rp)
+    cgroup_ready = False
     for mnt in rp.mounts:
+        if not cgroup_ready and mnt.get("type") in ("cgroup", "cgroup2"):
+            chan.expect(Msg.CGROUP_READY)  # the container's cgroup dirs exist from here
+            cgroup_ready = True
         R.mount_one(rp, mnt)
     R.setup_dev(rp)
     cwd = proc.get("cwd") or "/"
@@ -128,6 +132,8 @@ def _init(plan: InitPlan, chan: Channel) -> None:
         from cove.runtime.seccomp_notify import connect_listener
 
         plan.listener_fd = connect_listener(plan.seccomp.listener_path)
+    if not cgroup_ready:
+        chan.expect(Msg.CGROUP_READY)
     chan.send(Msg.RUN_HOOKS)
     chan.expect(Msg.HOOKS_DONE)
     if (config.get("hooks") or {}).get("createContainer"):
