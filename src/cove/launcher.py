@@ -3,8 +3,8 @@
 pip's generated scripts start the interpreter with ``site``, which costs a few
 milliseconds per call for .pth processing that the runtime does not need: it
 uses the standard library only. The launchers written here start the venv's
-own interpreter (never a shim) with ``-I -S`` (isolated, no site) and put the
-package's directory on ``sys.path`` themselves. ``cove-runtime`` is started for
+own interpreter (never a shim) with ``-I -S`` (isolated, no site), put the
+package's directory on ``sys.path`` themselves, and skip finalization at exit. ``cove-runtime`` is started for
 every container operation, so this is paid back at every call.
 """
 
@@ -17,11 +17,16 @@ SCRIPTS = {"cove-runtime": "cove.runtime_cli.main"}
 
 
 def launcher_text(python: str, package_parent: str, module: str) -> str:
+    # os._exit after flushing: interpreter finalization (module teardown, gc) costs
+    # about a millisecond and there is nothing left for it to do.
     return (f"#!{python} -IS\n"
-            "import sys\n"
+            "import os, sys\n"
             f"sys.path.insert(0, {package_parent!r})\n"
             f"from {module} import main\n"
-            "sys.exit(main())\n")
+            "code = main()\n"
+            "sys.stdout.flush()\n"
+            "sys.stderr.flush()\n"
+            "os._exit(code)\n")
 
 
 def write_launchers(bin_dir: str) -> list[str]:
