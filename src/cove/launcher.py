@@ -4,8 +4,9 @@ pip's generated scripts start the interpreter with ``site``, which costs a few
 milliseconds per call for .pth processing that the runtime does not need: it
 uses the standard library only. The launchers written here start the venv's
 own interpreter (never a shim) with ``-I -S`` (isolated, no site), put the
-package's directory on ``sys.path`` themselves, and skip finalization at exit. ``cove-runtime`` is started for
-every container operation, so this is paid back at every call.
+package's directory on ``sys.path`` themselves, and skip finalization at exit.
+``cove-runtime`` is started for every container operation, so this is paid
+back at every call.
 """
 
 from __future__ import annotations

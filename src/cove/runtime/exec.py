@@ -22,7 +22,7 @@ from cove.runtime import process as P
 from cove.runtime.channel import Channel, Msg
 from cove.runtime.context import RuntimeContext
 from cove.runtime.create import write_pid_file
-from cove.runtime.init import _child_main
+from cove.runtime.init import _child_main, fork_and_report
 from cove.runtime.lookup import cgroup_of, load
 from cove.runtime.namespaces import PROC_NAMES, join_namespaces, open_namespaces
 from cove.runtime.preload import preload_for, seal_imports
@@ -200,15 +200,8 @@ def _intermediate(chan: Channel, paths: dict[str, str], proc: dict[str, Any],
     L.prctl(L.PR_SET_DUMPABLE, 0)
     chan.expect(Msg.GO)
     join_namespaces(open_namespaces(paths))
-    gate_r, gate_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(gate_w)
-        os.read(gate_r, 1)
-        os.close(gate_r)
-        _child_main(chan, lambda: _exec_child(chan, proc, seccomp_prog, console_fd,
+    fork_and_report(chan, lambda: _exec_child(chan, proc, seccomp_prog, console_fd,
                                               preserve_fds))
-    chan.send(Msg.INIT_PID, pid=pid)
 
 
 def _exec_child(chan: Channel, proc: dict[str, Any], seccomp_prog: Any, console_fd: int,

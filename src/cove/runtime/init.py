@@ -98,14 +98,22 @@ def _intermediate(plan: InitPlan, chan: Channel) -> None:
         L.unshare(flags)
     if "time" in ns.create:
         _write_time_offsets(plan.time_offsets)
-    # The init must not talk before INIT_PID is sent: it waits for the gate to close.
+    fork_and_report(chan, lambda: _init(plan, chan))
+
+
+def fork_and_report(chan: Channel, body: Callable[[], None]) -> None:
+    """Fork the process that enters the new pid namespace and report its pid.
+
+    The child shares the channel; it must not talk before INIT_PID is sent, so it
+    waits for a gate that closes when this (intermediate) process exits.
+    """
     gate_r, gate_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(gate_w)
         os.read(gate_r, 1)
         os.close(gate_r)
-        _child_main(chan, lambda: _init(plan, chan))
+        _child_main(chan, body)
     chan.send(Msg.INIT_PID, pid=pid)
 
 

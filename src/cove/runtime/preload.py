@@ -27,7 +27,7 @@ def preload_for(config: Mapping[str, Any], *, terminal: bool, seccomp: bool,
         modules += ["cove.runtime.hooks", "subprocess"]
     if seccomp:
         modules += ["cove.linux.seccomp", "cove.linux.syscall_table", "struct", "errno",
-                    "cove.runtime.seccomp_notify", "socket"]
+                    "cove.runtime.seccomp_notify", "cove.runtime.terminal", "socket"]
     if terminal:
         modules += ["cove.runtime.terminal", "socket", "termios", "fcntl", "struct"]
     for name in modules:

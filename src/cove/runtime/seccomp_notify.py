@@ -22,15 +22,12 @@ class SeccompNotifyError(CoveError):
 
 
 def connect_listener(path: str) -> int:
-    import socket
+    from cove.runtime.terminal import connect_unix
 
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(path)
+        return connect_unix(path)
     except OSError as exc:
-        sock.close()
         raise SeccompNotifyError(f"linux.seccomp.listenerPath {path}: {exc.strerror}") from exc
-    return sock.detach()
 
 
 def send_listener(plan: InitPlan, listener_fd: int) -> None:

@@ -61,13 +61,21 @@ def send_master(sock_fd: int, master: int) -> None:
         sock.close()
 
 
-def connect_console_socket(path: str) -> int:
+def connect_unix(path: str) -> int:
+    """A connected AF_UNIX stream socket to ``path``, as a bare fd (OSError on failure)."""
     import socket
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)
-    except OSError as exc:
+    except OSError:
         sock.close()
-        raise TerminalError(f"connect to console socket {path}: {exc.strerror}") from exc
+        raise
     return sock.detach()
+
+
+def connect_console_socket(path: str) -> int:
+    try:
+        return connect_unix(path)
+    except OSError as exc:
+        raise TerminalError(f"connect to console socket {path}: {exc.strerror}") from exc
