@@ -114,3 +114,36 @@ def test_device_cgroup_deny_all_keeps_default_devices(runtime: Runtime,
     out = runtime.run_to_end(cid, make_bundle(cfg))
     assert "null-ok" in out and "urandom-ok" in out
     assert "mknod-denied" in out
+
+
+def test_seccomp_notify_listener_gets_the_fd(runtime: Runtime,
+                                             make_bundle: Callable[..., Path],
+                                             tmp_path: Path, cid: str) -> None:
+    import json
+
+    sock_path = str(tmp_path / "agent.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    server.settimeout(10)
+    try:
+        cfg = base_config(["sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"])
+        cfg["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock_path,
+            "listenerMetadata": "meta-1",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+        }
+        runtime.create(cid, make_bundle(cfg))
+        runtime.run("start", cid)
+        conn, _ = server.accept()
+        msg, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+        conn.close()
+        state = json.loads(msg)
+        assert state["fds"] == ["seccompFd"] and state["metadata"] == "meta-1"
+        assert state["state"]["id"] == cid and len(fds) == 1
+        os.close(fds[0])  # no agent: the notified syscall then fails
+        assert runtime.wait_stopped(cid)["status"] == "stopped"
+        out = runtime.output(cid)
+        assert "rc=0" not in out and "rc=" in out
+    finally:
+        server.close()
