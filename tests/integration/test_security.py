@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -147,3 +148,24 @@ def test_seccomp_notify_listener_gets_the_fd(runtime: Runtime,
         assert "rc=0" not in out and "rc=" in out
     finally:
         server.close()
+
+
+def test_run_with_terminal_proxies_the_pty(runtime: Runtime, make_bundle: Callable[..., Path],
+                                           cid: str) -> None:
+    cfg = base_config(["sh", "-c", "tty; echo hi-from-tty; exit 4"], terminal=True)
+    res = runtime.run("run", "--bundle", str(make_bundle(cfg)), cid, check=False,
+                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+    out = res.stdout.decode()
+    assert res.returncode == 4, res.stderr
+    assert "hi-from-tty" in out and "/dev/" in out and "not a tty" not in out
+
+
+def test_exec_tty(runtime: Runtime, make_bundle: Callable[..., Path], cid: str) -> None:
+    runtime.create(cid, make_bundle(base_config(["sleep", "30"])))
+    runtime.run("start", cid)
+    res = runtime.run("exec", "-t", cid, "sh", "-c", "tty; echo on-tty", check=False,
+                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = res.stdout.decode()
+    assert res.returncode == 0, res.stderr
+    assert "/dev/pts/" in out and "on-tty" in out
