@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import Runtime, base_config
 
 
@@ -116,10 +118,16 @@ def test_cgroup_mount(runtime: Runtime, make_bundle: Callable[..., Path], cid: s
     assert "memory" in out or "cgroup.procs" in out
 
 
-def test_rootfs_propagation_private(runtime: Runtime, make_bundle: Callable[..., Path],
-                                    cid: str) -> None:
-    cfg = base_config(["sh", "-c", "cat /proc/self/mountinfo | head -1"])
-    cfg["linux"]["rootfsPropagation"] = "private"
+@pytest.mark.parametrize(("propagation", "tag"), [("private", None), ("shared", "shared:"),
+                                                   ("unbindable", "unbindable")])
+def test_rootfs_propagation(runtime: Runtime, make_bundle: Callable[..., Path], cid: str,
+                            propagation: str, tag: str | None) -> None:
+    cfg = base_config(["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"])
+    cfg["linux"]["rootfsPropagation"] = propagation
     out = runtime.run_to_end(cid, make_bundle(cfg))
-    assert "shared:" not in out.splitlines()[0]
-    assert os.path.exists("/proc/self/mountinfo")
+    root_line = out.strip().splitlines()[0]
+    if tag is None:
+        assert "shared:" not in root_line and "master:" not in root_line
+        assert "unbindable" not in root_line
+    else:
+        assert tag in root_line, root_line

@@ -163,6 +163,7 @@ def _init(plan: InitPlan, chan: Channel) -> None:
     R.mask_paths(linux.get("maskedPaths") or [])
     if (config.get("root") or {}).get("readonly"):
         R.make_root_readonly()
+    R.final_propagation(rp)
 
     path = P.prepare(proc, plan.seccomp, plan.preserve_fds, _install_seccomp_for(plan))
 

@@ -213,8 +213,10 @@ def mount_one(plan: RootfsPlan, mnt: Mapping[str, Any]) -> None:
 
 def prepare_root(plan: RootfsPlan) -> None:
     """Propagation of the whole tree, then the rootfs bound onto itself."""
-    flag = _PROPAGATION.get(plan.propagation.lstrip("r"), L.MS_SLAVE) if plan.propagation \
-        else L.MS_SLAVE
+    # Until pivot_root the tree is a slave (or private) copy of the host's, so that
+    # nothing done here propagates out; shared and unbindable are applied to the new
+    # root afterwards (an unbindable tree could not be bound, a shared one would leak).
+    flag = L.MS_PRIVATE if _propagation(plan) == "private" else L.MS_SLAVE
     L.mount(None, "/", None, L.MS_REC | flag)
     # pivot_root refuses a new root whose parent mount is shared.
     parent = _mount_point_of(os.path.dirname(plan.rootfs))
@@ -309,13 +311,22 @@ def pivot(plan: RootfsPlan) -> None:
             L.mount(None, ".", None, L.MS_SLAVE | L.MS_REC)
             L.umount(".", L.MNT_DETACH)
             os.chdir("/")
-            if plan.propagation in ("shared", "rshared"):
-                L.mount(None, "/", None, L.MS_SHARED | L.MS_REC)
             return
     # Fallback where pivot_root cannot work (rootfs on the initramfs, --no-pivot).
     L.mount(plan.rootfs, "/", None, L.MS_MOVE)
     os.chroot(".")
     os.chdir("/")
+
+
+def _propagation(plan: RootfsPlan) -> str:
+    return plan.propagation[1:] if plan.propagation.startswith("r") else plan.propagation
+
+
+def final_propagation(plan: RootfsPlan) -> None:
+    """Shared or unbindable on the new root: last, after every bind inside it is made."""
+    kind = _propagation(plan)
+    if kind in ("shared", "unbindable"):
+        L.mount(None, "/", None, L.MS_REC | _PROPAGATION[kind])
 
 
 def mask_paths(paths: list[str]) -> None:
