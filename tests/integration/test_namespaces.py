@@ -91,3 +91,29 @@ def test_delete_force_of_a_create_that_died_early(runtime: Runtime, cid: str) ->
     assert runtime.run("delete", cid, check=False).returncode != 0
     runtime.run("delete", "--force", cid)
     assert not (runtime.root / cid).exists()
+
+
+def test_net_devices_moved_in(runtime: Runtime, make_bundle: Callable[..., Path],
+                              cid: str) -> None:
+    import subprocess
+
+    dev, peer = "cvt" + cid[-8:], "cvp" + cid[-8:]
+    subprocess.run(["ip", "link", "add", dev, "type", "veth", "peer", "name", peer], check=True)
+    try:
+        cfg = base_config(["ls", "/sys/class/net"])
+        cfg["linux"]["netDevices"] = {dev: {"name": "inner0"}}
+        out = runtime.run_to_end(cid, make_bundle(cfg))
+        assert sorted(out.split()) == ["inner0", "lo"]
+    finally:
+        subprocess.run(["ip", "link", "del", peer], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", dev], check=False, capture_output=True)
+
+
+def test_net_devices_unknown_device(runtime: Runtime, make_bundle: Callable[..., Path],
+                                    cid: str) -> None:
+    cfg = base_config(["true"])
+    cfg["linux"]["netDevices"] = {"nosuchdev0": {}}
+    res = runtime.create(cid, make_bundle(cfg), check=False)
+    assert res.returncode != 0
+    assert "nosuchdev0" in runtime.output(cid)
+    assert not (runtime.root / cid).exists()

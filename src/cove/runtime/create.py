@@ -68,6 +68,12 @@ def _check_config(config: dict[str, Any], bundle: str) -> tuple[NamespacePlan, s
     if "user" in ns.create and not (linux.get("uidMappings") and linux.get("gidMappings")):
         raise InvalidArgument("config.json: linux.uidMappings/gidMappings: required with a new "
                               "user namespace")
+    if linux.get("netDevices") and "network" not in ns.create:
+        raise InvalidArgument("config.json: linux.netDevices: needs a new network namespace")
+    for host_name in linux.get("netDevices") or {}:
+        if not os.path.exists(f"/sys/class/net/{host_name}") or "/" in host_name:
+            raise InvalidArgument(f"config.json: linux.netDevices: no network device "
+                                  f"{host_name!r} on the host")
     if not ns.has("uts") and config.get("hostname"):
         raise InvalidArgument("config.json: hostname: setting it needs a uts namespace")
     for i, mnt in enumerate(config.get("mounts") or []):
@@ -225,6 +231,10 @@ class _Builder:
         if not early:
             self._make_cgroup()
             self.cgroup.add(state.pid)
+        if linux.get("netDevices"):
+            from cove.runtime.netdevices import move_net_devices
+
+            move_net_devices(linux["netDevices"], state.pid)
         chan.send(Msg.CGROUP_READY)
         os.waitpid(self.child, 0)
         self.child = 0
