@@ -163,6 +163,5 @@ def _linux_features() -> dict[str, Any]:
         "apparmor": {"enabled": False},
         "selinux": {"enabled": False},
         "intelRdt": {"enabled": False},
-        "netDevices": {"enabled": True},
         "mountExtensions": {"idmap": {"enabled": _IDMAP_MOUNTS}},
     }
