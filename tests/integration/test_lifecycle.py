@@ -14,6 +14,15 @@ from tests.helpers import SPECS, Runtime, base_config
 from tests.schema import validator
 
 
+def _eventually(check: Callable[[], object], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return bool(check())
+
+
 def cgroup_dirs(cid: str) -> list[str]:
     out = []
     for ctrl in os.listdir("/sys/fs/cgroup"):
@@ -85,10 +94,12 @@ def test_delete_force_running(runtime: Runtime, make_bundle: Callable[..., Path]
 
 def test_kill_signal_names(runtime: Runtime, make_bundle: Callable[..., Path], cid: str
                            ) -> None:
-    script = "trap 'echo got-usr1; exit 7' USR1; while true; do sleep 0.05; done"
+    script = ("trap 'echo got-usr1; exit 7' USR1; touch /tmp/trapped; "
+              "while true; do sleep 0.05; done")
     runtime.create(cid, make_bundle(base_config(["sh", "-c", script])))
     runtime.run("start", cid)
-    time.sleep(0.3)
+    pid = runtime.state(cid)["pid"]
+    assert _eventually(lambda: os.path.exists(f"/proc/{pid}/root/tmp/trapped"))
     runtime.run("kill", cid, "SIGUSR1")
     assert runtime.wait_stopped(cid)["status"] == "stopped"
     assert "got-usr1" in runtime.output(cid)
@@ -159,6 +170,8 @@ def test_ps_and_pause_resume(runtime: Runtime, make_bundle: Callable[..., Path],
     runtime.create(cid, make_bundle(base_config(["sh", "-c", script])))
     runtime.run("start", cid)
     pid = runtime.state(cid)["pid"]
+    count = Path(f"/proc/{pid}/root/tmp/count")
+    assert _eventually(count.exists)
     pids = json.loads(runtime.run("ps", "--format", "json", cid).stdout)
     assert pid in pids
     table = runtime.run("ps", cid).stdout.decode()
@@ -166,22 +179,20 @@ def test_ps_and_pause_resume(runtime: Runtime, make_bundle: Callable[..., Path],
     runtime.run("pause", cid)
     assert runtime.state(cid)["status"] == "paused"
     assert runtime.run("pause", cid, check=False).returncode != 0
-    count = Path(f"/proc/{pid}/root/tmp/count")
     before = count.read_text()
     time.sleep(0.3)
     assert count.read_text() == before, "a paused container kept running"
     runtime.run("resume", cid)
     assert runtime.state(cid)["status"] == "running"
-    time.sleep(0.3)
-    assert count.read_text() != before
+    assert _eventually(lambda: count.read_text() not in (before, ""))
     assert runtime.run("resume", cid, check=False).returncode != 0
 
 
 def test_kill_all(runtime: Runtime, make_bundle: Callable[..., Path], cid: str) -> None:
     runtime.create(cid, make_bundle(base_config(["sh", "-c", "sleep 30 & sleep 30 & wait"])))
     runtime.run("start", cid)
-    time.sleep(0.2)
-    assert len(json.loads(runtime.run("ps", "--format", "json", cid).stdout)) >= 3
+    assert _eventually(
+        lambda: len(json.loads(runtime.run("ps", "--format", "json", cid).stdout)) >= 3)
     runtime.run("kill", "--all", cid, "KILL")
     assert runtime.wait_stopped(cid)["status"] == "stopped"
 
