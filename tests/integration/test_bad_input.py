@@ -59,6 +59,14 @@ CASES = [
      "linux.resources.memory.limit"),
     ("userns without mappings", lambda c: c["linux"]["namespaces"].append({"type": "user"}),
      "Mappings"),
+    ("host-wide sysctl", _mutate("linux.sysctl", {"kernel.panic": "1"}), "kernel.panic"),
+    ("net sysctl without netns", lambda c: (
+        c["linux"].__setitem__("sysctl", {"net.ipv4.ip_forward": "1"}),
+        c["linux"].__setitem__("namespaces", [n for n in c["linux"]["namespaces"]
+                                              if n["type"] != "network"])),
+     "network namespace"),
+    ("sysctl path traversal", _mutate("linux.sysctl", {"net/../../kernel/panic": "1"}),
+     "not a sysctl name"),
     ("hook with relative path", _mutate("hooks", {"prestart": [{"path": "hook.sh"}]}),
      "hooks.prestart[0].path"),
 ]

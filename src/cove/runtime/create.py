@@ -74,6 +74,8 @@ def _check_config(config: dict[str, Any], bundle: str) -> tuple[NamespacePlan, s
         if not os.path.exists(f"/sys/class/net/{host_name}") or "/" in host_name:
             raise InvalidArgument(f"config.json: linux.netDevices: no network device "
                                   f"{host_name!r} on the host")
+    for key in linux.get("sysctl") or {}:
+        _check_sysctl(key, ns)
     if not ns.has("uts") and config.get("hostname"):
         raise InvalidArgument("config.json: hostname: setting it needs a uts namespace")
     for i, mnt in enumerate(config.get("mounts") or []):
@@ -94,6 +96,30 @@ def _check_config(config: dict[str, Any], bundle: str) -> tuple[NamespacePlan, s
 
         validate_capabilities(proc["capabilities"])
     return ns, rootfs
+
+
+# Sysctls that the kernel keeps per namespace; any other one is host-wide, and a
+# container writing it would change the host (runc refuses them too).
+_IPC_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                          "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+                          "kernel.shm_rmid_forced"})
+_UTS_SYSCTLS = frozenset({"kernel.hostname", "kernel.domainname"})
+
+
+def _check_sysctl(key: str, ns: NamespacePlan) -> None:
+    field = f"config.json: linux.sysctl: {key!r}"
+    if not key or "/" in key or ".." in key or key.startswith(".") or key.endswith("."):
+        raise InvalidArgument(f"{field}: not a sysctl name")
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        needed = "ipc"
+    elif key.startswith("net."):
+        needed = "network"
+    elif key in _UTS_SYSCTLS:
+        needed = "uts"
+    else:
+        raise InvalidArgument(f"{field}: not namespaced, setting it would change the host")
+    if not ns.has(needed):
+        raise InvalidArgument(f"{field}: needs the container's own {needed} namespace")
 
 
 def create(ctx: RuntimeContext, container_id: str, opts: CreateOptions) -> ContainerState:
