@@ -95,3 +95,19 @@ def test_exec_applies_seccomp(runtime: Runtime, make_bundle: Callable[..., Path]
     out = res.stdout.decode()
     assert "Permission denied" in out and "rc=1" in out
     assert os.path.exists("/proc/self")
+
+
+def test_exec_into_user_namespace(runtime: Runtime, make_bundle: Callable[..., Path],
+                                  cid: str) -> None:
+    cfg = base_config(["sleep", "30"])
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 300000, "size": 65536}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 300000, "size": 65536}]
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys"]
+    runtime.create(cid, make_bundle(cfg))
+    runtime.run("start", cid)
+    res = runtime.run("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
+    lines = [" ".join(line.split()) for line in res.stdout.decode().splitlines()]
+    assert lines == ["0", "0 300000 65536"]
+    pid = runtime.state(cid)["pid"]
+    assert os.stat(f"/proc/{pid}").st_uid == 300000
