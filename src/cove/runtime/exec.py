@@ -10,11 +10,9 @@ seccomp, no_new_privs) with the caller's overrides, reports ``ready`` and execs.
 from __future__ import annotations
 
 import copy
-import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from cove import fastjson
 from cove.errors import InvalidArgument
 from cove.linux import libc as L
 from cove.runtime import foreground as fg
@@ -31,24 +29,30 @@ from cove.runtime.status import require
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
-@dataclass
 class ExecOptions:
-    process_file: str | None = None
-    args: list[str] = field(default_factory=list)
-    tty: bool = False
-    detach: bool = False
-    pid_file: str | None = None
-    cwd: str | None = None
-    env: list[str] = field(default_factory=list)
-    user: str | None = None
-    additional_gids: list[str] = field(default_factory=list)
-    caps: list[str] = field(default_factory=list)
-    no_new_privs: bool = False
-    console_socket: str | None = None
-    preserve_fds: int = 0
+    def __init__(self, *, process_file: str | None = None, args: list[str] | None = None,
+                 tty: bool = False, detach: bool = False, pid_file: str | None = None,
+                 cwd: str | None = None, env: list[str] | None = None, user: str | None = None,
+                 additional_gids: list[str] | None = None, caps: list[str] | None = None,
+                 no_new_privs: bool = False, console_socket: str | None = None,
+                 preserve_fds: int = 0) -> None:
+        self.process_file = process_file
+        self.args = args or []
+        self.tty = tty
+        self.detach = detach
+        self.pid_file = pid_file
+        self.cwd = cwd
+        self.env = env or []
+        self.user = user
+        self.additional_gids = additional_gids or []
+        self.caps = caps or []
+        self.no_new_privs = no_new_privs
+        self.console_socket = console_socket
+        self.preserve_fds = preserve_fds
 
 
 def _merge_env(base: list[str], extra: list[str]) -> list[str]:
@@ -63,7 +67,7 @@ def build_process(state: ContainerState, opts: ExecOptions) -> dict[str, Any]:
     if opts.process_file:
         try:
             with open(opts.process_file, "rb") as f:
-                proc: dict[str, Any] = json.load(f)
+                proc: dict[str, Any] = fastjson.loads(f.read())
         except (OSError, ValueError) as exc:
             raise InvalidArgument(f"--process {opts.process_file}: {exc}") from exc
         if not isinstance(proc, dict) or not proc.get("args"):

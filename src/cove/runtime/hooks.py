@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Mapping
-
+from cove import fastjson
 from cove.errors import CoveError
+from cove.lazylog import get_logger
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
               "poststop")
@@ -34,7 +33,7 @@ def run_hooks(config: Mapping[str, Any], kind: str, state: Mapping[str, Any]) ->
         return
     import subprocess
 
-    payload = json.dumps(state).encode()
+    payload = fastjson.dumps(state, compact=False).encode()
     for i, hook in enumerate(hooks):
         path = hook["path"]
         args = hook.get("args") or [path]

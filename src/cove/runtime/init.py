@@ -17,7 +17,6 @@ Errors anywhere are sent over the channel and raised in the runtime.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from cove.linux import libc as L
 from cove.runtime import process as P
@@ -29,6 +28,7 @@ from cove.runtime.securejoin import mkdir_all_in_root
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from cove.errors import InvalidArgument
 from cove.linux import libc as L
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any, Final
 
 CLONE_FLAGS: Final[dict[str, int]] = {

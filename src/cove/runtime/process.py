@@ -12,13 +12,13 @@ from __future__ import annotations
 import errno
 import os
 import resource
-from collections.abc import Callable, Mapping
 
 from cove.errors import CoveError, InvalidArgument
 from cove.linux import libc as L
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any, Final
 
 RLIMITS: Final[dict[str, int]] = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Mapping
 
 from cove.errors import CoveError, InvalidArgument, SyscallError
 from cove.linux import libc as L
@@ -20,6 +19,7 @@ from cove.runtime.securejoin import is_within, mkdir_all_in_root, secure_join
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any, Final
 
 DEFAULT_DEVICES: Final = (

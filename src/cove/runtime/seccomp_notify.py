@@ -7,9 +7,9 @@ the container state.
 
 from __future__ import annotations
 
-import json
 import os
 
+from cove import fastjson
 from cove.errors import CoveError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
@@ -45,7 +45,7 @@ def send_listener(plan: InitPlan, listener_fd: int) -> None:
     }
     sock = socket.socket(fileno=plan.listener_fd)
     try:
-        socket.send_fds(sock, [json.dumps(message).encode()], [listener_fd])
+        socket.send_fds(sock, [fastjson.dumps(message, compact=False).encode()], [listener_fd])
     finally:
         sock.close()
         os.close(listener_fd)
