@@ -36,8 +36,9 @@ def preload_for(config: Mapping[str, Any], *, terminal: bool, seccomp: bool,
 
 def seal_imports() -> None:
     """From here on only already-imported, built-in and frozen modules can be imported."""
-    from importlib.machinery import PathFinder
-
-    sys.meta_path[:] = [f for f in sys.meta_path if f is not PathFinder]
+    # The path finder is recognised by name: importing importlib.machinery to get
+    # the class itself would cost a file import here, on the create path.
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if getattr(f, "__name__", type(f).__name__) != "PathFinder"]
     sys.path[:] = []
     sys.path_importer_cache.clear()
