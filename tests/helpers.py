@@ -93,6 +93,8 @@ class Runtime:
             input: bytes | None = None, **kw: Any) -> subprocess.CompletedProcess[bytes]:
         if "stdout" not in kw and "stderr" not in kw:
             kw["capture_output"] = True
+        if input is None:
+            kw.setdefault("stdin", subprocess.DEVNULL)
         res = subprocess.run(self.cmd(*args), timeout=timeout, input=input, check=False, **kw)
         if check and res.returncode != 0:
             raise AssertionError(f"{args} exited {res.returncode}: "

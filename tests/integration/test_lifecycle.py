@@ -226,3 +226,17 @@ def test_usage_errors(runtime: Runtime) -> None:
     assert runtime.run("create", "--bogus", "x", check=False).returncode != 0
     assert runtime.run("state", "nosuch", check=False).returncode != 0
     assert SPECS.is_dir()
+
+
+def test_closed_stdio_is_not_reused(runtime: Runtime, make_bundle: Callable[..., Path],
+                                    cid: str) -> None:
+    """With fd 0 closed, the runtime's own pipes must not become the container's stdin."""
+    import subprocess
+
+    bundle = make_bundle(base_config(["sh", "-c", "ls -l /proc/self/fd/0"]))
+    out = subprocess.run(
+        ["sh", "-c", f'exec 0<&-; exec "$@" >{runtime.out_path(cid)} 2>&1', "sh",
+         *runtime.cmd("run", "--bundle", str(bundle), cid)],
+        check=False, timeout=30)
+    assert out.returncode == 0, runtime.output(cid)
+    assert "/dev/null" in runtime.output(cid)

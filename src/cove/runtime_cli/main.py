@@ -312,7 +312,23 @@ class _Log:
         return int(self.configure().fatal(message))
 
 
+def _ensure_stdio() -> None:
+    """Give any closed standard fd /dev/null: a pipe made later must never land on 0-2,
+    where the container would inherit it as its stdio."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open("/dev/null", os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)  # dup2 targets are inheritable
+                os.close(null)
+            else:
+                os.set_inheritable(fd, True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _ensure_stdio()
     argv = sys.argv[1:] if argv is None else argv
     try:
         g = parse(argv, GLOBAL_FLAGS, where="")
