@@ -1,0 +1,1 @@
+"""Images: references, pull, push, unpack, save/load."""
