@@ -1,0 +1,502 @@
+"""Apply an OCI image layer (a tar stream, maybe gzip or zstd) to a directory.
+
+One streaming pass: the compression is found by its magic bytes (whatever the
+media type claims), the uncompressed tar is hashed for the diff_id while it is
+extracted, and its size is capped (a decompression bomb aborts).
+
+Every entry is placed with directory file descriptors: the parent directory of
+an entry is resolved component by component from ``dest``; a symlink met on
+the way is followed *inside* ``dest`` (absolute targets restart at ``dest``,
+``..`` never climbs above it), and the final component is never followed. So a
+symlink planted by this or an earlier layer can never make a later entry land
+outside ``dest``.
+
+Whiteouts follow the image spec's layer.md: ``.wh.<name>`` removes ``name`` of
+the lower layers, ``.wh..wh..opq`` hides every lower entry of its directory;
+neither hides entries of the same layer. With ``for_overlay=True`` the layer is
+written as an overlayfs upper directory instead: a whiteout becomes a 0/0
+character device and an opaque directory gets ``trusted.overlay.opaque=y``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import zlib
+from dataclasses import dataclass, field
+from typing import IO, BinaryIO, Final, cast
+
+from cove.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+WHITEOUT_PREFIX: Final = ".wh."
+OPAQUE_WHITEOUT: Final = ".wh..wh..opq"
+DEFAULT_MAX_BYTES: Final = 64 << 30
+_CHUNK: Final = 1 << 20
+_MAX_LINKS: Final = 255
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+_XATTR_PAX: Final = "SCHILY.xattr."
+_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class LayerError(InvalidArgument):
+    """A layer is malformed or hostile; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """What applying a layer produced."""
+
+    size: int  # bytes of the uncompressed tar
+    diff_id: str  # "sha256:<hex>" of the uncompressed tar
+    compression: str  # "gzip", "zstd" or "none"
+    skipped: tuple[str, ...] = field(default=())  # entries left out (devices when unprivileged)
+
+
+# --------------------------------------------------------------------------- streams
+
+
+class _Prefixed:
+    """A reader that first returns bytes already read (the sniffed magic)."""
+
+    def __init__(self, head: bytes, raw: BinaryIO) -> None:
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            if n < 0:
+                return head + self._raw.read()
+            if len(head) >= n:
+                self._head = head[n:]
+                return head[:n]
+            return head + self._raw.read(n - len(head))
+        return self._raw.read(n)
+
+
+class _GzipReader:
+    """Streaming gunzip of concatenated members with zlib (no seeking)."""
+
+    def __init__(self, raw: _Prefixed) -> None:
+        self._raw = raw
+        self._z = zlib.decompressobj(31)
+        self._buf = b""
+        self._eof = False
+        self._in_member = False
+
+    def read(self, n: int = -1) -> bytes:
+        want = n if n >= 0 else 1 << 62
+        while len(self._buf) < want and not self._eof:
+            data = self._z.unconsumed_tail or self._raw.read(_CHUNK)
+            if not data:
+                self._eof = True
+                if self._in_member:
+                    raise LayerError("layer gzip stream is truncated")
+                break
+            self._in_member = True
+            self._buf += self._z.decompress(data, _CHUNK * 4)
+            while self._z.eof:
+                rest = self._z.unused_data
+                self._z = zlib.decompressobj(31)
+                self._in_member = bool(rest)
+                if rest:
+                    self._buf += self._z.decompress(rest, _CHUNK * 4)
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
+class _Measured:
+    """Hashes and counts the uncompressed tar; aborts past ``limit`` bytes."""
+
+    def __init__(self, raw: _Reader, limit: int) -> None:
+        self._raw = raw
+        self._limit = limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.size += len(data)
+        if self.size > self._limit:
+            raise LayerError(f"layer is larger than {self._limit} bytes uncompressed"
+                             " (decompression bomb?)")
+        self.digest.update(data)
+        return data
+
+
+_Reader = _Prefixed | _GzipReader | BinaryIO
+
+
+def _open_decompressed(stream: BinaryIO) -> tuple[_Reader, str]:
+    head = b""
+    while len(head) < 4:
+        more = stream.read(4 - len(head))
+        if not more:
+            break
+        head += more
+    raw = _Prefixed(head, stream)
+    if head.startswith(_GZIP_MAGIC):
+        return _GzipReader(raw), "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        import zstandard
+
+        reader = zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], raw), read_size=_CHUNK,
+                                                            read_across_frames=True)
+        return reader, "zstd"
+    return raw, "none"
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def _clean_name(name: str, what: str = "path") -> str:
+    """The entry's path relative to the root ('' for the root); refuses escapes."""
+    if "\x00" in name:
+        raise LayerError(f"layer entry {name!r}: NUL in {what}")
+    rel = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
+    if rel == ".." or rel.startswith("../"):
+        raise LayerError(f"layer entry {name!r}: {what} escapes the layer root")
+    return "" if rel == "." else rel
+
+
+class _Root:
+    """Directory-fd operations confined to one root directory."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = os.open(path, _DIR_FLAGS)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def open_dir(self, rel: str, *, create: bool, entry: str) -> int:
+        """An fd of directory ``rel``, symlinks resolved inside the root.
+
+        Missing directories are made (mode 0755) when ``create``; a non-directory
+        on the way is an error naming ``entry``.
+        """
+        stack = [os.dup(self.fd)]
+        pending = [c for c in rel.split("/") if c and c != "."]
+        pending.reverse()
+        links = 0
+        try:
+            while pending:
+                part = pending.pop()
+                if part == "..":
+                    if len(stack) > 1:
+                        os.close(stack.pop())
+                    continue
+                cur = stack[-1]
+                try:
+                    st = os.stat(part, dir_fd=cur, follow_symlinks=False)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    os.mkdir(part, 0o755, dir_fd=cur)
+                    st = os.stat(part, dir_fd=cur, follow_symlinks=False)
+                if stat.S_ISLNK(st.st_mode):
+                    links += 1
+                    if links > _MAX_LINKS:
+                        raise LayerError(f"layer entry {entry!r}: too many symlinks")
+                    target = os.readlink(part, dir_fd=cur)
+                    if target.startswith("/"):
+                        for fd in stack[1:]:
+                            os.close(fd)
+                        del stack[1:]
+                    parts = [c for c in target.split("/") if c and c != "."]
+                    pending.extend(reversed(parts))
+                    continue
+                if not stat.S_ISDIR(st.st_mode):
+                    raise LayerError(f"layer entry {entry!r}: {part!r} on its path is not a"
+                                     " directory")
+                stack.append(os.open(part, _DIR_FLAGS, dir_fd=cur))
+            result = stack.pop()
+            return result
+        finally:
+            for fd in stack:
+                os.close(fd)
+
+    def parent(self, rel: str, *, create: bool = True) -> tuple[int, str]:
+        """(fd of the parent dir, last component) of entry ``rel`` (not followed)."""
+        head, _, base = rel.rpartition("/")
+        return self.open_dir(head, create=create, entry=rel), base
+
+
+def _remove_at(dirfd: int, name: str) -> None:
+    """Remove whatever ``name`` is in ``dirfd`` (a directory recursively)."""
+    try:
+        st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(name, dir_fd=dirfd)
+    else:
+        os.unlink(name, dir_fd=dirfd)
+
+
+def _lstat_at(dirfd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------------- applier
+
+
+class _Applier:
+    def __init__(self, dest: str, *, for_overlay: bool, privileged: bool) -> None:
+        self.root = _Root(dest)
+        self.for_overlay = for_overlay
+        self.privileged = privileged
+        self.written: set[str] = set()  # entries of this layer (whiteouts spare them)
+        self.dir_times: list[tuple[str, int]] = []
+        self.skipped: list[str] = []
+
+    def close(self) -> None:
+        self.root.close()
+
+    def apply(self, tar: tarfile.TarFile) -> None:
+        for info in tar:
+            self.entry(tar, info)
+        self.finish()
+
+    def entry(self, tar: tarfile.TarFile, info: tarfile.TarInfo) -> None:
+        rel = _clean_name(info.name)
+        if not rel:
+            return  # the root itself: the snapshot owns its metadata
+        base = posixpath.basename(rel)
+        if base.startswith(WHITEOUT_PREFIX):
+            self.whiteout(rel, base)
+            return
+        dirfd, name = self.root.parent(rel)
+        try:
+            self.place(tar, info, rel, dirfd, name)
+        except OSError as exc:
+            raise LayerError(f"layer entry {info.name!r}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(dirfd)
+        self.written.add(rel)
+
+    # ---- whiteouts
+
+    def whiteout(self, rel: str, base: str) -> None:
+        parent_rel = posixpath.dirname(rel)
+        try:
+            dirfd = self.root.open_dir(parent_rel, create=self.for_overlay, entry=rel)
+        except FileNotFoundError:
+            return  # nothing below to hide
+        try:
+            if base == OPAQUE_WHITEOUT:
+                if self.for_overlay:
+                    os.setxattr(f"/proc/self/fd/{dirfd}", "trusted.overlay.opaque", b"y")
+                else:
+                    self._prune(dirfd, parent_rel)
+                return
+            name = base[len(WHITEOUT_PREFIX):]
+            if not name or name in (".", "..") or name.startswith(WHITEOUT_PREFIX):
+                raise LayerError(f"layer entry {rel!r}: invalid whiteout")
+            target = posixpath.join(parent_rel, name) if parent_rel else name
+            if target in self.written:
+                return  # a whiteout hides lower layers only
+            _remove_at(dirfd, name)
+            if self.for_overlay:
+                os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=dirfd)
+        except OSError as exc:
+            raise LayerError(f"layer entry {rel!r}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(dirfd)
+
+    def _prune(self, dirfd: int, rel: str) -> None:
+        """Remove the lower content of a directory, keeping this layer's entries."""
+        for name in os.listdir(dirfd):
+            child = posixpath.join(rel, name) if rel else name
+            if child not in self.written:
+                _remove_at(dirfd, name)
+                continue
+            st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                sub = os.open(name, _DIR_FLAGS, dir_fd=dirfd)
+                try:
+                    self._prune(sub, child)
+                finally:
+                    os.close(sub)
+
+    # ---- entries
+
+    def place(self, tar: tarfile.TarFile, info: tarfile.TarInfo, rel: str, dirfd: int,
+              name: str) -> None:
+        old = _lstat_at(dirfd, name)
+        if info.isdir():
+            if old is not None and not stat.S_ISDIR(old.st_mode):
+                os.unlink(name, dir_fd=dirfd)
+                old = None
+            if old is None:
+                os.mkdir(name, 0o700, dir_fd=dirfd)
+            fd = os.open(name, _DIR_FLAGS, dir_fd=dirfd)
+            try:
+                self.meta_fd(fd, info)
+            finally:
+                os.close(fd)
+            self.dir_times.append((rel, int(info.mtime)))
+            return
+        if old is not None:
+            if stat.S_ISDIR(old.st_mode):
+                shutil.rmtree(name, dir_fd=dirfd)
+            else:
+                os.unlink(name, dir_fd=dirfd)
+        if info.isreg():
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
+            try:
+                src = tar.extractfile(info)
+                if src is not None:
+                    left = info.size
+                    while left > 0:
+                        chunk = src.read(min(_CHUNK, left))
+                        if not chunk:
+                            raise LayerError(f"layer entry {info.name!r}: truncated")
+                        _write_all(fd, chunk)
+                        left -= len(chunk)
+                self.meta_fd(fd, info)
+            finally:
+                os.close(fd)
+        elif info.issym():
+            os.symlink(info.linkname, name, dir_fd=dirfd)
+            if self.privileged:
+                os.chown(name, info.uid, info.gid, dir_fd=dirfd, follow_symlinks=False)
+            self.xattrs(f"/proc/self/fd/{dirfd}/{name}", info, follow=False)
+            os.utime(name, ns=(int(info.mtime) * 10**9,) * 2, dir_fd=dirfd,
+                     follow_symlinks=False)
+        elif info.islnk():
+            self.hardlink(info, dirfd, name)
+        elif info.ischr() or info.isblk() or info.isfifo():
+            if not self.privileged and not info.isfifo():
+                log.warning("layer entry %r: device node skipped (not privileged)", info.name)
+                self.skipped.append(rel)
+                return
+            kind = (stat.S_IFCHR if info.ischr() else
+                    stat.S_IFBLK if info.isblk() else stat.S_IFIFO)
+            os.mknod(name, kind | 0o600, os.makedev(info.devmajor, info.devminor),
+                     dir_fd=dirfd)
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+            try:
+                path = f"/proc/self/fd/{fd}"
+                if self.privileged:
+                    os.chown(path, info.uid, info.gid)
+                os.chmod(path, info.mode & 0o7777)
+                self.xattrs(path, info, follow=True)
+                os.utime(path, ns=(int(info.mtime) * 10**9,) * 2)
+            finally:
+                os.close(fd)
+        else:
+            log.warning("layer entry %r: unsupported type %r skipped", info.name, info.type)
+            self.skipped.append(rel)
+
+    def hardlink(self, info: tarfile.TarInfo, dirfd: int, name: str) -> None:
+        target = _clean_name(info.linkname, f"hard link {info.name!r} target")
+        if not target:
+            raise LayerError(f"layer entry {info.name!r}: hard link to the root")
+        try:
+            tfd, tname = self.root.parent(target, create=False)
+        except FileNotFoundError:
+            raise LayerError(f"layer entry {info.name!r}: hard link target {info.linkname!r}"
+                             " does not exist in the layer") from None
+        try:
+            st = _lstat_at(tfd, tname)
+            if st is None:
+                raise LayerError(f"layer entry {info.name!r}: hard link target"
+                                 f" {info.linkname!r} does not exist in the layer")
+            if stat.S_ISDIR(st.st_mode):
+                raise LayerError(f"layer entry {info.name!r}: hard link to a directory")
+            os.link(tname, name, src_dir_fd=tfd, dst_dir_fd=dirfd, follow_symlinks=False)
+        finally:
+            os.close(tfd)
+
+    def meta_fd(self, fd: int, info: tarfile.TarInfo) -> None:
+        if self.privileged:
+            os.fchown(fd, info.uid, info.gid)
+        os.fchmod(fd, info.mode & 0o7777)  # after chown, which clears setuid
+        self.xattrs(f"/proc/self/fd/{fd}", info, follow=True)
+        if not info.isdir():
+            os.utime(fd, ns=(int(info.mtime) * 10**9,) * 2)
+
+    def xattrs(self, path: str, info: tarfile.TarInfo, *, follow: bool) -> None:
+        for key, value in info.pax_headers.items():
+            if not key.startswith(_XATTR_PAX):
+                continue
+            attr = key[len(_XATTR_PAX):]
+            raw = value.encode("utf-8", "surrogateescape")
+            try:
+                os.setxattr(path, attr, raw, follow_symlinks=follow)
+            except OSError as exc:
+                if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    log.warning("layer entry %r: xattr %s not set: %s", info.name, attr,
+                                exc.strerror)
+                    continue
+                raise
+
+    def finish(self) -> None:
+        for rel, mtime in reversed(self.dir_times):
+            try:
+                fd = self.root.open_dir(rel, create=False, entry=rel)
+            except (FileNotFoundError, LayerError):
+                continue  # removed or replaced later in the layer
+            try:
+                os.utime(fd, ns=(mtime * 10**9,) * 2)
+            finally:
+                os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def zstd_error() -> type[Exception]:
+    import zstandard
+
+    return zstandard.ZstdError
+
+
+def apply_layer(stream: BinaryIO, dest: str, *, media_type: str | None = None,
+                max_bytes: int = DEFAULT_MAX_BYTES, for_overlay: bool = False,
+                privileged: bool | None = None) -> LayerStats:
+    """Extract the layer in ``stream`` onto ``dest`` and return its size and diff_id.
+
+    ``media_type`` is informational: the compression is detected from the data.
+    ``privileged`` (default: running as root) allows device nodes and ownership.
+    """
+    del media_type  # detection by magic bytes is authoritative
+    if privileged is None:
+        privileged = os.geteuid() == 0
+    reader, compression = _open_decompressed(stream)
+    measured = _Measured(reader, max_bytes)
+    applier = _Applier(dest, for_overlay=for_overlay, privileged=privileged)
+    try:
+        try:
+            with tarfile.open(fileobj=measured, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
+                applier.apply(tar)
+        except tarfile.TarError as exc:
+            raise LayerError(f"layer is not a valid tar stream: {exc}") from exc
+        except (zlib.error, EOFError, zstd_error()) as exc:
+            raise LayerError(f"layer {compression} stream is corrupt: {exc}") from exc
+        while measured.read(_CHUNK):  # the end-of-archive padding counts in the diff_id
+            pass
+    finally:
+        applier.close()
+    return LayerStats(size=measured.size, diff_id="sha256:" + measured.digest.hexdigest(),
+                      compression=compression, skipped=tuple(applier.skipped))
