@@ -27,7 +27,7 @@ from cove.registry import (
     pull,
     push,
 )
-from cove.registry.client import MEDIA_OCI_MANIFEST
+from cove.registry.client import MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST
 from tests.registry_fixtures import (  # noqa: F401 (the *_fixture names are fixtures)
     Registry,
     auth_registry_fixture,
@@ -273,3 +273,46 @@ def test_cove_pulls_skopeo_copy(registry: Registry, tmp_path: Path) -> None:
     assert dst.exists(got)
     for blob in blobs_of(dst, got):
         assert dst.exists(blob)
+
+
+def test_insecure_tls_registry_skips_verification(tls_registry: Registry, tmp_path: Path) -> None:
+    src = make_store(tmp_path / "src")
+    digest = make_image(src)
+    certs = str(tmp_path / "empty-certs.d")
+    with RegistryClient(tls_registry.host, certs_dir=certs, insecure=True) as client:
+        push(client, src, "team/app", "1", digest)
+        assert client.get_manifest("team/app", "1")[2] == digest
+
+
+def test_index_push_and_platform_pull(registry: Registry, tmp_path: Path) -> None:
+    src = make_store(tmp_path / "src")
+    amd = make_image(src, seed="amd")
+    arm = make_image(src, seed="arm")
+    index = json.dumps({"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": [
+        {"mediaType": MEDIA_OCI_MANIFEST, "digest": d, "size": len(src.read(d)),
+         "platform": {"os": "linux", "architecture": arch}}
+        for d, arch in [(amd, "amd64"), (arm, "arm64")]]}).encode()
+    index_digest = src.put(index)
+    with RegistryClient(registry.host) as client:
+        assert push(client, src, "multi/app", "1", index_digest) == index_digest
+        dst = make_store(tmp_path / "dst")
+        assert pull(client, dst, "multi/app", "1", "linux/arm64") == index_digest
+        with pytest.raises(NotFound) as e:
+            pull(client, make_store(tmp_path / "none"), "multi/app", "1", "linux/s390x")
+        assert "linux/s390x" in str(e.value)
+    assert dst.exists(index_digest) and dst.exists(arm) and not dst.exists(amd)
+    assert all(dst.exists(b) for b in blobs_of(src, arm))
+
+
+def test_second_pull_downloads_nothing(registry: Registry, tmp_path: Path) -> None:
+    src = make_store(tmp_path / "src")
+    digest = make_image(src)
+    with RegistryClient(registry.host) as client:
+        push(client, src, "again/app", "1", digest)
+        dst = make_store(tmp_path / "dst")
+        pull(client, dst, "again/app", "1")
+        fetched: list[str] = []
+        original = client.fetch_blob
+        client.fetch_blob = lambda *a, **k: fetched.append(a[1]) or original(*a, **k)  # type: ignore[method-assign]
+        pull(client, dst, "again/app", "1")
+    assert fetched == []

@@ -162,7 +162,12 @@ class RegistryClient:
                 except ssl.SSLCertVerificationError as e:
                     if not self.insecure:
                         raise self._unreachable(e) from None
-                    scheme = "http"  # an insecure registry's self-signed certificate
+                    # An insecure registry's unverifiable certificate: TLS unverified.
+                    unverified = ssl.create_default_context()
+                    unverified.check_hostname = False
+                    unverified.verify_mode = ssl.CERT_NONE
+                    self._ssl = unverified
+                    log.warning("%s: insecure registry, TLS certificate not verified", self.host)
                 except (ssl.SSLError, ConnectionResetError, http.client.RemoteDisconnected):
                     scheme = "http"
                 except OSError as e:
