@@ -1,0 +1,191 @@
+"""One suite for every snapshotter: overlay and native behave the same through their mounts."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cove.errors import AlreadyExists, FailedPrecondition, NotFound
+from cove.snapshots.base import Kind, Mount, Snapshotter, mounted
+from cove.snapshots.detect import overlay_works
+from cove.snapshots.layers import apply_layer
+from cove.snapshots.native import NativeSnapshotter
+from cove.snapshots.overlay import OverlaySnapshotter
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
+
+
+@pytest.fixture(params=["overlay", "native"])
+def sn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Snapshotter]:
+    root = str(tmp_path / "snapshots")
+    if request.param == "overlay":
+        if not overlay_works(root):
+            pytest.skip("overlayfs not usable here")
+        yield OverlaySnapshotter(root)
+    else:
+        yield NativeSnapshotter(root)
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "mnt"
+    path.mkdir()
+    yield path
+    assert not os.path.ismount(path), "a test left a mount behind"
+
+
+def tar_of(*entries: tuple[str, str, bytes | str]) -> bytes:
+    """entries: (name, "f"|"d"|"l", data-or-linkname)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, payload in entries:
+            info = tarfile.TarInfo(name)
+            info.mtime = 1_000_000
+            if kind == "d":
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif kind == "l":
+                info.type, info.linkname = tarfile.SYMTYPE, str(payload)
+                tar.addfile(info)
+            else:
+                data = payload if isinstance(payload, bytes) else payload.encode()
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def layer(sn: Snapshotter, target: Path, name: str, parent: str | None, raw: bytes) -> None:
+    """Unpack ``raw`` into a new committed snapshot ``name`` through its mounts."""
+    mounts = sn.prepare(f"extract-{name}", parent)
+    with mounted(mounts, str(target)):
+        apply_layer(io.BytesIO(raw), str(target))
+    sn.commit(name, f"extract-{name}")
+
+
+def tree(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for top, dirs, files in os.walk(path):
+        for n in dirs + files:
+            p = Path(top) / n
+            rel = str(p.relative_to(path))
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = "-> " + os.readlink(p)
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = "dir"
+            else:
+                out[rel] = p.read_text()
+    return out
+
+
+def test_prepare_commit_chain(sn: Snapshotter, target: Path) -> None:
+    layer(sn, target, "l1", None, tar_of(("etc", "d", b""), ("etc/a", "f", "1")))
+    layer(sn, target, "l2", "l1", tar_of(("etc/b", "f", "2"), ("bin", "l", "usr/bin")))
+    layer(sn, target, "l3", "l2", tar_of(("etc/a", "f", "3")))
+    assert sn.stat("l3").parent == "l2" and sn.stat("l3").kind is Kind.COMMITTED
+    with mounted(sn.view("v", "l3"), str(target)):
+        assert tree(target) == {"etc": "dir", "bin": "-> usr/bin", "etc/a": "3", "etc/b": "2"}
+        with pytest.raises(OSError):
+            (target / "etc/new").write_text("x")  # views are read-only
+    # an active snapshot writes to its own layer only
+    with mounted(sn.prepare("rw", "l3"), str(target)):
+        (target / "etc/c").write_text("c")
+    with mounted(sn.view("v2", "l3"), str(target)):
+        assert not (target / "etc/c").exists()
+    with mounted(sn.mounts("rw"), str(target)):
+        assert (target / "etc/c").read_text() == "c"
+    assert {i.name for i in sn.walk()} == {"l1", "l2", "l3", "v", "v2", "rw"}
+    assert sn.usage("rw").inodes >= 1
+
+
+def test_single_layer_view_and_empty(sn: Snapshotter, target: Path) -> None:
+    layer(sn, target, "only", None, tar_of(("x", "f", "x")))
+    with mounted(sn.view("v", "only"), str(target)):
+        assert tree(target) == {"x": "x"}
+    with mounted(sn.prepare("empty"), str(target)):
+        assert tree(target) == {}
+
+
+def test_whiteouts_through_mounts(sn: Snapshotter, target: Path) -> None:
+    layer(sn, target, "l1", None, tar_of(
+        ("a", "d", b""), ("a/keep", "f", "k"), ("a/gone", "f", "g"),
+        ("o", "d", b""), ("o/old", "f", "o"), ("o/sub", "d", b""), ("o/sub/old", "f", "o"),
+        ("f2d", "f", "file"), ("d2f", "d", b""), ("d2f/x", "f", "x")))
+    layer(sn, target, "l2", "l1", tar_of(
+        ("a/.wh.gone", "f", b""), ("o", "d", b""), ("o/.wh..wh..opq", "f", b""),
+        ("o/new", "f", "n"), ("f2d", "d", b""), ("f2d/in", "f", "i"), ("d2f", "f", "now")))
+    with mounted(sn.view("v", "l2"), str(target)):
+        assert tree(target) == {"a": "dir", "a/keep": "k", "o": "dir", "o/new": "n",
+                                "f2d": "dir", "f2d/in": "i", "d2f": "now"}
+    # and once more on top: the whited-out names can come back
+    layer(sn, target, "l3", "l2", tar_of(("a/gone", "f", "back"), ("o/sub", "d", b"")))
+    with mounted(sn.view("v3", "l3"), str(target)):
+        assert (target / "a/gone").read_text() == "back"
+        assert list((target / "o/sub").iterdir()) == []
+
+
+def test_remove_rules(sn: Snapshotter, target: Path) -> None:
+    layer(sn, target, "base", None, tar_of(("f", "f", "1")))
+    sn.prepare("child", "base")
+    with pytest.raises(FailedPrecondition, match="children"):
+        sn.remove("base")
+    with pytest.raises(AlreadyExists):
+        sn.prepare("child", "base")
+    with pytest.raises(NotFound):
+        sn.prepare("x", "nope")
+    with pytest.raises(FailedPrecondition):
+        sn.prepare("y", "child")  # parent not committed
+    with pytest.raises(FailedPrecondition):
+        sn.commit("c2", "base")  # already committed
+    sn.remove("child")
+    sn.remove("base")
+    assert list(sn.walk()) == []
+    with pytest.raises(NotFound):
+        sn.stat("base")
+    assert os.listdir(os.path.join(sn.root, "snapshots")) == []
+
+
+def test_metadata_persists(sn: Snapshotter, target: Path) -> None:
+    layer(sn, target, "l1", None, tar_of(("f", "f", "1")))
+    sn.prepare("act", "l1")
+    again = type(sn)(sn.root)
+    assert {i.name: i.kind for i in again.walk()} == {"l1": Kind.COMMITTED, "act": Kind.ACTIVE}
+    assert again.mounts("act") == sn.mounts("act")
+
+
+def test_metadata_preserved_in_chain(sn: Snapshotter, target: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("suid")
+        info.mode, info.uid, info.gid, info.mtime = 0o4755, 1000, 1000, 1_000_000
+        info.pax_headers = {"SCHILY.xattr.user.k": "v"}
+        tar.addfile(info, io.BytesIO(b""))
+        hl = tarfile.TarInfo("hl")
+        hl.type, hl.linkname = tarfile.LNKTYPE, "suid"
+        tar.addfile(hl)
+    layer(sn, target, "l1", None, buf.getvalue())
+    layer(sn, target, "l2", "l1", tar_of(("other", "f", "o")))
+    with mounted(sn.view("v", "l2"), str(target)):
+        st = os.stat(target / "suid")
+        assert stat.S_IMODE(st.st_mode) == 0o4755 and (st.st_uid, st.st_gid) == (1000, 1000)
+        assert st.st_mtime == 1_000_000
+        assert os.getxattr(target / "suid", "user.k") == b"v"
+        assert os.stat(target / "hl").st_ino == st.st_ino
+
+
+def test_mount_helpers_roundtrip(tmp_path: Path, target: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("x")
+    m = Mount("bind", str(src), ("rbind", "ro"))
+    m.mount(str(target))
+    try:
+        assert (target / "f").read_text() == "x"
+    finally:
+        Mount.unmount(str(target))
