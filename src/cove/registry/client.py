@@ -67,9 +67,16 @@ def is_digest(ref: str) -> bool:
 class _Response:
     """A fully or partly read response and the connection it came on."""
 
-    def __init__(self, resp: http.client.HTTPResponse) -> None:
+    def __init__(
+        self, resp: http.client.HTTPResponse, owner: http.client.HTTPConnection | None = None
+    ) -> None:
         self.raw = resp
         self.status = resp.status
+        self.owner = owner  # a connection of its own (a redirect elsewhere), closed after
+
+    def release(self) -> None:
+        if self.owner is not None:
+            self.owner.close()
 
     def header(self, name: str) -> str | None:
         return self.raw.getheader(name)
@@ -458,10 +465,25 @@ class RegistryClient:
         while resp.status in (301, 302, 303, 307, 308):
             location = resp.header("Location") or ""
             self._drain(resp)
+            resp.release()
             redirects += 1
             if redirects > 5:
                 raise errors.RegistryError(f"{what}: too many redirects", resp.status)
             resp = self._follow(location, headers, what)
+        try:
+            return self._receive_blob(resp, what, writer, offset, size, progress)
+        finally:
+            resp.release()
+
+    def _receive_blob(
+        self,
+        resp: _Response,
+        what: str,
+        writer: BlobSink,
+        offset: int,
+        size: int | None,
+        progress: Progress | None,
+    ) -> int:
         if resp.status == 416 and size is not None and offset >= size:
             self._drain(resp)  # already complete
             return 0
@@ -471,7 +493,7 @@ class RegistryClient:
         skip = 0
         if resp.status == 200:
             length = resp.header("Content-Length")
-            total = int(length) if length else size
+            total = size if size is not None else int(length) if length else None
             skip = offset  # the server ignored Range: drop what we have
         else:
             crange = resp.header("Content-Range") or ""
@@ -528,7 +550,7 @@ class RegistryClient:
         path = url.path + ("?" + url.query if url.query else "")
         try:
             conn.request("GET", path, headers={"User-Agent": "cove", **headers})
-            return _Response(conn.getresponse())
+            return _Response(conn.getresponse(), owner=conn)
         except OSError as e:
             conn.close()
             raise errors.Unavailable(f"{what}: redirect to {url.netloc}: {e}") from None
