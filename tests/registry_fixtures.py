@@ -68,6 +68,8 @@ class TestCA:
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    client_cert: Path
+    client_key: Path
 
 
 def _openssl(*args: str) -> None:
@@ -88,7 +90,15 @@ def make_ca(directory: Path) -> TestCA:
                    "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
     _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
              "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext))
-    return TestCA(ca_cert, cert, key)
+    ckey, ccsr = directory / "client.key", directory / "client.csr"
+    ccert = directory / "client.cert"
+    cext = directory / "client-ext.cnf"
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ckey), "-out", str(ccsr),
+             "-subj", "/CN=cove test client")
+    cext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    _openssl("x509", "-req", "-in", str(ccsr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+             "-CAcreateserial", "-out", str(ccert), "-days", "2", "-extfile", str(cext))
+    return TestCA(ca_cert, cert, key, ccert, ckey)
 
 
 # -- bearer token server ------------------------------------------------------------
@@ -210,6 +220,7 @@ def start_registry(
     ca: TestCA | None = None,
     users: dict[str, str] | None = None,
     token: TokenServer | None = None,
+    client_certs: bool = False,
 ) -> Registry:
     import bcrypt  # tests only (requirements-dev.txt)
 
@@ -224,6 +235,8 @@ def start_registry(
     ]
     if ca is not None:
         lines += ["  tls:", f"    certificate: {ca.server_cert}", f"    key: {ca.server_key}"]
+        if client_certs:
+            lines += ["    clientcas:", f"      - {ca.ca_cert}"]
     if users is not None:
         htpasswd = top / "htpasswd"
         htpasswd.write_text("".join(
@@ -263,6 +276,18 @@ def registry_fixture(tmp_path: Path) -> Iterator[Registry]:
 def tls_registry_fixture(tmp_path: Path) -> Iterator[Registry]:
     ca = make_ca(tmp_path / "pki")
     reg = start_registry(tmp_path / "registry-tls", ca=ca)
+    try:
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(reg.root, ignore_errors=True)
+
+
+@pytest.fixture(name="mtls_registry")
+def mtls_registry_fixture(tmp_path: Path) -> Iterator[Registry]:
+    """TLS that also requires a client certificate signed by the test CA."""
+    ca = make_ca(tmp_path / "pki")
+    reg = start_registry(tmp_path / "registry-mtls", ca=ca, client_certs=True)
     try:
         yield reg
     finally:

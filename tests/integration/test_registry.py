@@ -33,6 +33,7 @@ from tests.registry_fixtures import (  # noqa: F401 (the *_fixture names are fix
     auth_registry_fixture,
     closed_port,
     make_store,
+    mtls_registry_fixture,
     needs_registry,
     registry_fixture,
     tls_registry_fixture,
@@ -204,6 +205,8 @@ def test_bearer_auth(token_registry: Registry, tmp_path: Path) -> None:
     creds = CredentialStore(str(tmp_path / "config.json"))
     with RegistryClient(token_registry.host) as anon, pytest.raises(Unauthenticated):
         anon.get_manifest("team/app", "1")
+    with pytest.raises(Unauthenticated, match="token server"):
+        login(token_registry.host, "alice", "wrong", creds)
     login(token_registry.host, "alice", "wonderland", creds)
     src = make_store(tmp_path / "src")
     digest = make_image(src)
@@ -316,3 +319,41 @@ def test_second_pull_downloads_nothing(registry: Registry, tmp_path: Path) -> No
         client.fetch_blob = lambda *a, **k: fetched.append(a[1]) or original(*a, **k)  # type: ignore[method-assign]
         pull(client, dst, "again/app", "1")
     assert fetched == []
+
+
+def test_tls_client_certificate(mtls_registry: Registry, tmp_path: Path) -> None:
+    ca = mtls_registry.ca
+    assert ca is not None
+    certs = tmp_path / "certs.d"
+    hostdir = certs / mtls_registry.host
+    hostdir.mkdir(parents=True)
+    shutil.copy(ca.ca_cert, hostdir / "ca.crt")
+    with RegistryClient(mtls_registry.host, certs_dir=str(certs)) as client, \
+            pytest.raises(Unavailable) as e:
+        client.tags("team/app")  # the server wants a client certificate
+    assert f"{mtls_registry.host}: TLS handshake failed" in str(e.value)
+    shutil.copy(ca.client_cert, hostdir / "client.cert")
+    shutil.copy(ca.client_key, hostdir / "client.key")
+    src = make_store(tmp_path / "src")
+    digest = make_image(src)
+    with RegistryClient(mtls_registry.host, certs_dir=str(certs)) as client:
+        push(client, src, "team/app", "1", digest)
+        assert client.tags("team/app") == ["1"]
+
+
+@needs_skopeo
+def test_skopeo_copies_cove_push(registry: Registry, tmp_path: Path) -> None:
+    src = make_store(tmp_path / "src")
+    digest = make_image(src)
+    with RegistryClient(registry.host) as client:
+        push(client, src, "interop/copy", "1", digest)
+    layout = tmp_path / "out"
+    subprocess.run(
+        ["skopeo", "copy", "--src-tls-verify=false", f"docker://{registry.host}/interop/copy:1",
+         f"oci:{layout}:1"],
+        check=True, capture_output=True, timeout=60,
+    )
+    index = json.loads((layout / "index.json").read_text())
+    assert index["manifests"][0]["digest"] == digest
+    for blob in blobs_of(src, digest):
+        assert (layout / "blobs" / "sha256" / blob.split(":")[1]).read_bytes() == src.read(blob)

@@ -201,6 +201,11 @@ class RegistryClient:
                 f"{self.host}: TLS certificate not trusted ({e.verify_message}); "
                 f"add its CA as {self.certs_dir}/{self.host}/ca.crt"
             )
+        if isinstance(e, ssl.SSLError):
+            return errors.Unavailable(
+                f"{self.host}: TLS handshake failed ({e.reason or e}); a registry that wants "
+                f"a client certificate reads {self.certs_dir}/{self.host}/client.cert and .key"
+            )
         if isinstance(e, ConnectionRefusedError):
             return errors.Unavailable(f"{self.host}: connection refused")
         if isinstance(e, TimeoutError | socket.timeout):
