@@ -208,3 +208,51 @@ def test_tags_pagination(scripted: Scripted) -> None:
     scripted.routes["/v2/r/tags/list"] = page
     with RegistryClient(scripted.host) as client:
         assert client.tags("r") == ["a", "b", "c"]
+
+
+def test_network_cut_then_range_resume(scripted: Scripted) -> None:
+    data = bytes(range(256)) * 400
+    d = sha(data)
+
+    def serve(h: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        rng = h.headers.get("Range")
+        if rng is None:
+            h.close_connection = True  # send half, then hang up
+            return 200, {"Content-Length": str(len(data))}, data[: len(data) // 2]
+        start = int(rng.removeprefix("bytes=").rstrip("-"))
+        return 206, {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}, data[start:]
+
+    scripted.routes[f"/v2/r/blobs/{d}"] = serve
+    with RegistryClient(scripted.host) as client:
+        sink = Sink()
+        with pytest.raises(Unavailable, match="interrupted|ended"):
+            client.fetch_blob("r", d, sink, size=len(data))
+        assert 0 < len(sink.data) <= len(data) // 2
+        sink.offset = len(sink.data)
+        client.fetch_blob("r", d, sink, size=len(data))
+    assert sink.data == data
+    assert scripted.seen[-1][2]["Range"] == f"bytes={len(data) // 2}-"
+
+
+def test_refused_token_is_replaced(scripted: Scripted) -> None:
+    issued: list[str] = []
+
+    def token(h: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        issued.append(f"t{len(issued) + 1}")
+        assert "scope=repository%3Ar%3Apull" in h.path and "service=reg" in h.path
+        return 200, {}, json.dumps({"token": issued[-1], "expires_in": 300}).encode()
+
+    def tags(h: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        if h.headers.get("Authorization") == "Bearer t2":
+            return 200, {}, b'{"name": "r", "tags": ["x"]}'
+        realm = f"http://{scripted.host}/token"
+        return 401, {"WWW-Authenticate": f'Bearer realm="{realm}",service="reg",'
+                                         'scope="repository:r:pull"'}, _err("UNAUTHORIZED")
+
+    scripted.routes["/token"] = token
+    scripted.routes["/v2/r/tags/list"] = tags
+    with RegistryClient(scripted.host) as client:
+        with pytest.raises(Unauthenticated):
+            client.tags("r")  # t1 refused
+        assert client.tags("r") == ["x"]  # t1 dropped from the cache, t2 fetched
+    assert issued == ["t1", "t2"]

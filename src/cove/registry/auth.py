@@ -148,6 +148,10 @@ class TokenCache:
                 return None
             return hit[0]
 
+    def drop(self, key: tuple[str, str, str]) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)
+
     def put(self, key: tuple[str, str, str], token: str, expires_in: float) -> None:
         # Spec: at least 60 s when unspecified; keep a margin for clock and latency.
         with self._lock:

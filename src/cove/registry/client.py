@@ -309,6 +309,10 @@ class RegistryClient:
             if not header or (body is not None and not isinstance(body, bytes)):
                 raise errors.Unauthenticated(f"{self.host}: unauthorized: {method} {path}")
             ch = auth.parse_challenge(header)
+            if authz and authz.startswith("Bearer ") and self._challenge is not None:
+                # The token we sent was refused (expired, revoked): ask for a new one.
+                old = self._challenge.params
+                self._tokens.drop((old.get("realm", ""), old.get("service", ""), scope))
             if ch.scheme == "basic" and self._credentials() is None:
                 raise errors.Unauthenticated(
                     f"{self.host}: unauthorized: authentication required (log in first)"
