@@ -181,3 +181,35 @@ def test_skopeo_reads_ours_and_we_read_skopeos(tmp_path: Path) -> None:
     for digest in store.digests():
         assert other.read(digest) == store.read(digest)
     assert os.listdir(os.path.join(other.root, "ingest")) == []
+
+
+@pytest.mark.skipif(SKOPEO is None, reason="skopeo is not installed")
+def test_index_round_trip_through_skopeo(tmp_path: Path) -> None:
+    store = ContentStore(str(tmp_path / "store"))
+    amd, arm = make_image(store, "amd64"), make_image(store, "arm64")
+    index = im.Index(
+        manifests=(
+            im.Descriptor(
+                amd.media_type, amd.digest, amd.size, platform=im.Platform("amd64", "linux")
+            ),
+            im.Descriptor(
+                arm.media_type, arm.digest, arm.size, platform=im.Platform("arm64", "linux", "v8")
+            ),
+        )
+    )
+    index_bytes = index.to_json()
+    store.put(index_bytes)
+    top = im.Descriptor.of(im.MEDIA_TYPE_OCI_INDEX, index_bytes)
+    ours = tmp_path / "ours"
+    write_layout(store, str(ours), [("multi", top)])
+    assert _skopeo("inspect", "--raw", f"oci:{ours}:multi") == index_bytes
+
+    copied = tmp_path / "copied"
+    _skopeo("copy", "--quiet", "--all", f"oci:{ours}:multi", f"oci:{copied}:multi")
+    other = ContentStore(str(tmp_path / "other"))
+    [(name, desc)] = read_layout(str(copied), other)
+    assert (name, desc.digest) == ("multi", top.digest)
+    parsed = im.parse_manifest(other.read(desc.digest), desc.media_type)
+    assert isinstance(parsed, im.Index)
+    assert im.select_platform(parsed, architecture="arm64").digest == arm.digest
+    assert sorted(other.digests()) == sorted(store.digests())
