@@ -16,7 +16,7 @@ import socket
 import ssl
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
@@ -32,7 +32,8 @@ MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DEFAULT_ACCEPT = (MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, MEDIA_DOCKER_LIST, MEDIA_DOCKER_MANIFEST)
 
 MAX_MANIFEST = 4 << 20  # the spec lets registries refuse bigger ones; so do we
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # read size of a blob download
+SEND_BLOCK = 256 << 10  # write size of an upload body (http.client's default is 8 KiB)
 TIMEOUT = 60.0
 
 Progress = Callable[[int, int], None]  # (bytes done, total bytes)
@@ -149,9 +150,9 @@ class RegistryClient:
     def _new_conn(self, scheme: str) -> http.client.HTTPConnection:
         if scheme == "https":
             return http.client.HTTPSConnection(
-                self.host, timeout=self.timeout, context=self._context()
+                self.host, timeout=self.timeout, context=self._context(), blocksize=SEND_BLOCK
             )
-        return http.client.HTTPConnection(self.host, timeout=self.timeout)
+        return http.client.HTTPConnection(self.host, timeout=self.timeout, blocksize=SEND_BLOCK)
 
     def _pick_scheme(self) -> str:
         """https, unless the registry may be plain (insecure/loopback) and its port is."""
@@ -703,8 +704,3 @@ def _embedded_media_type(data: bytes) -> str:
         return ""
     mt = doc.get("mediaType") if isinstance(doc, dict) else None
     return mt if isinstance(mt, str) else ""
-
-
-def iter_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
-    while chunk := stream.read(size):
-        yield chunk
