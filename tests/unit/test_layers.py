@@ -276,3 +276,12 @@ def test_in_root_symlink_dir_followed(tmp_path: Path) -> None:
     apply(make_tar([f("lib/libc.so", b"c")]), tmp_path)
     assert (tmp_path / "usr/lib/libc.so").read_bytes() == b"c"
     assert os.path.islink(tmp_path / "lib")
+
+
+def test_dir_replaced_by_symlink_in_same_layer(sandbox: tuple[Path, Path]) -> None:
+    """A directory resolved for earlier entries, then swapped for a symlink outside."""
+    dest, outside = sandbox
+    apply(make_tar([d("a"), f("a/x"), link("a", str(outside)), f("a/y", b"pwn"),
+                    link("b", str(outside)), f("b/z")]), dest)
+    assert_untouched(outside)
+    assert (dest / str(outside).lstrip("/") / "y").exists()

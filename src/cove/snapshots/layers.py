@@ -177,11 +177,31 @@ class _Root:
     def __init__(self, path: str) -> None:
         self.path = path
         self.fd = os.open(path, _DIR_FLAGS)
+        # resolved directories by entry path; dropped whenever anything is removed or
+        # replaced, so a cached fd is always the directory the path resolves to now
+        self._cache: dict[str, int] = {}
+
+    def invalidate(self) -> None:
+        for fd in self._cache.values():
+            os.close(fd)
+        self._cache.clear()
 
     def close(self) -> None:
+        self.invalidate()
         os.close(self.fd)
 
     def open_dir(self, rel: str, *, create: bool, entry: str) -> int:
+        """An fd (the caller's to close) of directory ``rel``; see :meth:`_resolve`."""
+        cached = self._cache.get(rel)
+        if cached is not None:
+            return os.dup(cached)
+        fd = self._resolve(rel, create=create, entry=entry)
+        if len(self._cache) >= 1024:
+            self.invalidate()
+        self._cache[rel] = os.dup(fd)
+        return fd
+
+    def _resolve(self, rel: str, *, create: bool, entry: str) -> int:
         """An fd of directory ``rel``, symlinks resolved inside the root.
 
         Missing directories are made (mode 0755) when ``create``; a non-directory
@@ -303,6 +323,7 @@ class _Applier:
                 if self.for_overlay:
                     os.setxattr(f"/proc/self/fd/{dirfd}", "trusted.overlay.opaque", b"y")
                 else:
+                    self.root.invalidate()
                     self._prune(dirfd, parent_rel)
                 return
             name = base[len(WHITEOUT_PREFIX):]
@@ -311,6 +332,7 @@ class _Applier:
             target = posixpath.join(parent_rel, name) if parent_rel else name
             if target in self.written:
                 return  # a whiteout hides lower layers only
+            self.root.invalidate()
             _remove_at(dirfd, name)
             if self.for_overlay:
                 os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=dirfd)
@@ -341,6 +363,7 @@ class _Applier:
         old = _lstat_at(dirfd, name)
         if info.isdir():
             if old is not None and not stat.S_ISDIR(old.st_mode):
+                self.root.invalidate()
                 os.unlink(name, dir_fd=dirfd)
                 old = None
             if old is None:
@@ -353,6 +376,7 @@ class _Applier:
             self.dir_times.append((rel, int(info.mtime)))
             return
         if old is not None:
+            self.root.invalidate()
             if stat.S_ISDIR(old.st_mode):
                 shutil.rmtree(name, dir_fd=dirfd)
             else:
