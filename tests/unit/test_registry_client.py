@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cove.content.store import ContentStore
 from cove.errors import InvalidArgument, NotFound
 from cove.registry import (
     CredentialStore,
@@ -22,6 +23,7 @@ from cove.registry import (
     RegistryClient,
     Unauthenticated,
     Unavailable,
+    pull,
 )
 from cove.registry import errors as rerrors
 from cove.registry.auth import parse_challenge
@@ -256,3 +258,24 @@ def test_refused_token_is_replaced(scripted: Scripted) -> None:
             client.tags("r")  # t1 refused
         assert client.tags("r") == ["x"]  # t1 dropped from the cache, t2 fetched
     assert issued == ["t1", "t2"]
+
+
+def test_hostile_registry_content(scripted: Scripted, tmp_path: Path) -> None:
+    config = b'{"os": "linux", "architecture": "amd64"}'
+    tampered = config.replace(b"linux", b"LINUX")
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": sha(config), "size": len(config)},
+        "layers": []}).encode()
+    scripted.routes["/v2/r/manifests/1"] = lambda h: (
+        200, {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, manifest)
+    scripted.routes[f"/v2/r/blobs/{sha(config)}"] = lambda h: (200, {}, tampered)
+    scripted.routes["/v2/r/manifests/huge"] = lambda h: (200, {}, b" " * (5 << 20))
+    store = ContentStore(str(tmp_path / "store"))
+    with RegistryClient(scripted.host) as client:
+        with pytest.raises(InvalidArgument, match="digest"):
+            pull(client, store, "r", "1", "linux/amd64")
+        with pytest.raises(InvalidArgument, match="larger than"):
+            client.get_manifest("r", "huge")
+    assert not store.exists(sha(manifest)) and not store.exists(sha(config))
