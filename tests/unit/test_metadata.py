@@ -437,3 +437,40 @@ def test_busy_timeout(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         impatient.get_image("r/never:1")
     impatient.close()
+
+
+def test_collect_deletes_children_first_and_forgets(store: MetadataStore) -> None:
+    _record_image(store, dg("i"), dg("m"), dg("c"), [dg("l")], ["base", "mid", "top"])
+    blobs = [dg(x) for x in "imcl"]
+    deleted: list[str] = []
+    plan = store.collect(blobs, ["mid", "base", "top"], deleted.append, deleted.append)
+    assert deleted[:3] == ["top", "mid", "base"]
+    assert set(deleted[3:]) == set(blobs) == plan.blobs_to_delete
+    assert store.content_children(dg("m")) == []
+    assert store.content_children(dg("c")) == []
+
+
+def test_collect_failure_keeps_records(store: MetadataStore) -> None:
+    store.add_content_refs(dg("m"), [dg("l")])
+
+    def fail(digest: str) -> None:
+        raise OSError(f"cannot remove {digest}")
+
+    with pytest.raises(OSError, match="cannot remove"):
+        store.collect([dg("m"), dg("l")], [], fail, lambda key: None)
+    assert store.content_children(dg("m")) == [(dg("l"), "content")]
+
+
+def test_collect_blocks_writers_while_deleting(tmp_path: Path) -> None:
+    path = tmp_path / "gc.db"
+    gc_store = MetadataStore(path)
+    other = MetadataStore(path, busy_timeout=0.05)
+
+    def delete_blob(digest: str) -> None:
+        with pytest.raises(DatabaseLocked):
+            other.put_image("r/late:1", Descriptor(MANIFEST, digest, 1))
+
+    gc_store.collect([dg(1)], [], delete_blob, lambda key: None)
+    other.put_image("r/late:1", desc(1))  # fine once the collection is over
+    gc_store.close()
+    other.close()

@@ -19,7 +19,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,16 +177,6 @@ class MetadataStore:
         finally:
             if durable:
                 db.execute("PRAGMA synchronous = NORMAL")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent read snapshot (a deferred transaction)."""
-        db = self._db
-        db.execute("BEGIN")
-        try:
-            yield db
-        finally:
-            db.execute("COMMIT")
 
     def _locked(self, e: sqlite3.OperationalError) -> Exception:
         if "locked" in str(e) or "busy" in str(e):
@@ -495,27 +485,76 @@ class MetadataStore:
 
         Roots: image targets, containers' image targets and snapshots, resources of
         unexpired leases.  Edges: content_refs and the snapshot chain.  Expired leases
-        are deleted.  The caller deletes the returned objects, then calls ``forget``.
+        are deleted.  The caller deletes the returned objects, then calls ``forget``;
+        between the two a writer may reference a planned object, so prefer ``collect``.
         """
-        now = _now()
         with self._write() as db:
-            db.execute("DELETE FROM leases WHERE expires IS NOT NULL AND expires <= ?", (now,))
-            content_roots = {str(r[0]) for r in db.execute("SELECT digest FROM images")}
-            snapshot_roots: set[str] = set()
-            for target, key in db.execute("SELECT image_target, snapshot_key FROM containers"):
-                if target is not None:
-                    content_roots.add(str(target))
-                if key is not None:
-                    snapshot_roots.add(str(key))
-            for kind, resource in db.execute("SELECT kind, resource FROM lease_resources"):
-                (content_roots if kind == "content" else snapshot_roots).add(str(resource))
-            edges: dict[str, list[tuple[str, str]]] = {}
-            for parent, child, kind in db.execute("SELECT parent, child, kind FROM content_refs"):
-                edges.setdefault(str(parent), []).append((str(child), str(kind)))
-            chain = {
-                str(k): None if p is None else str(p)
-                for k, p in db.execute("SELECT key, parent FROM snapshot_refs")
-            }
+            return self._plan(db, content_digests, snapshot_keys)
+
+    def collect(
+        self,
+        content_digests: Iterable[str],
+        snapshot_keys: Iterable[str],
+        delete_blob: Callable[[str], None],
+        delete_snapshot: Callable[[str], None],
+    ) -> GcPlan:
+        """Plan, delete and forget in one write transaction.
+
+        The write lock is held while the callbacks delete, so no image, container or
+        lease can start referencing a planned object in between; a pull that adds a
+        blob to its lease afterwards finds it gone and fetches it again.  Snapshots are
+        deleted children first.  If a callback raises, the records stay (the next
+        collection retries) and the error propagates.
+        """
+        with self._write() as db:
+            plan = self._plan(db, content_digests, snapshot_keys)
+            for key in self._children_first(db, plan.snapshots_to_delete):
+                delete_snapshot(key)
+            for digest in sorted(plan.blobs_to_delete):
+                delete_blob(digest)
+            self._forget(db, plan)
+            return plan
+
+    @staticmethod
+    def _children_first(db: sqlite3.Connection, keys: frozenset[str]) -> list[str]:
+        parent_of = {
+            str(k): None if p is None else str(p)
+            for k, p in db.execute("SELECT key, parent FROM snapshot_refs")
+        }
+
+        def depth(key: str) -> int:
+            n = 0
+            current = parent_of.get(key)
+            while current is not None and n <= len(parent_of):
+                n += 1
+                current = parent_of.get(current)
+            return n
+
+        return sorted(keys, key=lambda k: (-depth(k), k))
+
+    def _plan(
+        self,
+        db: sqlite3.Connection,
+        content_digests: Iterable[str],
+        snapshot_keys: Iterable[str],
+    ) -> GcPlan:
+        db.execute("DELETE FROM leases WHERE expires IS NOT NULL AND expires <= ?", (_now(),))
+        content_roots = {str(r[0]) for r in db.execute("SELECT digest FROM images")}
+        snapshot_roots: set[str] = set()
+        for target, key in db.execute("SELECT image_target, snapshot_key FROM containers"):
+            if target is not None:
+                content_roots.add(str(target))
+            if key is not None:
+                snapshot_roots.add(str(key))
+        for kind, resource in db.execute("SELECT kind, resource FROM lease_resources"):
+            (content_roots if kind == "content" else snapshot_roots).add(str(resource))
+        edges: dict[str, list[tuple[str, str]]] = {}
+        for parent, child, kind in db.execute("SELECT parent, child, kind FROM content_refs"):
+            edges.setdefault(str(parent), []).append((str(child), str(kind)))
+        chain = {
+            str(k): None if p is None else str(p)
+            for k, p in db.execute("SELECT key, parent FROM snapshot_refs")
+        }
 
         live_content: set[str] = set()
         live_snapshots: set[str] = set()
@@ -543,15 +582,19 @@ class MetadataStore:
     def forget(self, plan: GcPlan) -> None:
         """Drop the graph records of objects the caller has deleted."""
         with self._write() as db:
-            db.executemany(
-                "DELETE FROM content_refs WHERE parent = ?",
-                [(d,) for d in plan.blobs_to_delete],
-            )
-            db.executemany(
-                "DELETE FROM snapshot_refs WHERE key = ?",
-                [(k,) for k in plan.snapshots_to_delete],
-            )
-            db.executemany(
-                "DELETE FROM content_refs WHERE kind = 'snapshot' AND child = ?",
-                [(k,) for k in plan.snapshots_to_delete],
-            )
+            self._forget(db, plan)
+
+    @staticmethod
+    def _forget(db: sqlite3.Connection, plan: GcPlan) -> None:
+        db.executemany(
+            "DELETE FROM content_refs WHERE parent = ?",
+            [(d,) for d in plan.blobs_to_delete],
+        )
+        db.executemany(
+            "DELETE FROM snapshot_refs WHERE key = ?",
+            [(k,) for k in plan.snapshots_to_delete],
+        )
+        db.executemany(
+            "DELETE FROM content_refs WHERE kind = 'snapshot' AND child = ?",
+            [(k,) for k in plan.snapshots_to_delete],
+        )
