@@ -474,3 +474,25 @@ def test_collect_blocks_writers_while_deleting(tmp_path: Path) -> None:
     other.put_image("r/late:1", desc(1))  # fine once the collection is over
     gc_store.close()
     other.close()
+
+
+def test_durable_commits_use_full_sync(store: MetadataStore) -> None:
+    """Container records, image removal and leases commit with synchronous=FULL."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+
+    def synced(action: object) -> bool:
+        statements.clear()
+        assert callable(action)
+        action()
+        commit = statements.index("COMMIT")
+        return "PRAGMA synchronous = FULL" in statements[:commit]
+
+    assert not synced(lambda: store.put_image("r/a:1", desc(1)))
+    assert not synced(lambda: store.add_content_refs(dg(1), [dg(2)]))
+    assert synced(lambda: store.add_container("c", image=None, image_target=None, snapshot_key="k"))
+    assert synced(lambda: store.remove_container("c"))
+    assert synced(lambda: store.delete_image("r/a:1"))
+    assert synced(lambda: store.create_lease(ttl=1))
+    store._db.set_trace_callback(None)
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1
