@@ -285,3 +285,24 @@ def test_dir_replaced_by_symlink_in_same_layer(sandbox: tuple[Path, Path]) -> No
                     link("b", str(outside)), f("b/z")]), dest)
     assert_untouched(outside)
     assert (dest / str(outside).lstrip("/") / "y").exists()
+
+
+@pytest.mark.parametrize("compress", ["none", "gzip", "zstd"])
+def test_large_files_exact(tmp_path: Path, compress: str) -> None:
+    big = os.urandom(3_500_001)
+    text = b"abc" * 1_000_003
+    raw = make_tar([f("big", big), f("small", b"s"), f("text", text), f("empty", b"")])
+    blob = {"none": raw, "gzip": gzip.compress(raw),
+            "zstd": zstandard.ZstdCompressor().compress(raw)}[compress]
+    stats = apply(blob, tmp_path)
+    assert (tmp_path / "big").read_bytes() == big
+    assert (tmp_path / "small").read_bytes() == b"s"
+    assert (tmp_path / "text").read_bytes() == text
+    assert (tmp_path / "empty").read_bytes() == b""
+    assert stats.diff_id == "sha256:" + hashlib.sha256(raw).hexdigest()  # type: ignore[attr-defined]
+
+
+def test_truncated_tar(tmp_path: Path) -> None:
+    raw = make_tar([f("big", os.urandom(100_000))])
+    with pytest.raises(LayerError, match="big|tar"):
+        apply(raw[:50_000], tmp_path)

@@ -25,9 +25,11 @@ import hashlib
 import logging
 import os
 import posixpath
+import queue
 import shutil
 import stat
 import tarfile
+import threading
 import zlib
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Final, cast
@@ -137,6 +139,63 @@ class _Measured:
 
 
 _Reader = _Prefixed | _GzipReader | BinaryIO
+
+
+class _Prefetch:
+    """Decompresses and hashes in a thread while the caller extracts.
+
+    zlib, zstd and hashlib release the GIL on large buffers, so the decompression
+    overlaps with the tar parsing and file writes (as ``tar -xz`` does with its
+    gzip child). The thread's errors are raised from :meth:`read`.
+    """
+
+    def __init__(self, raw: _Measured) -> None:
+        self._raw = raw
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=8)
+        self._buf = memoryview(b"")
+        self._done = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="layer-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        item: bytes | BaseException
+        while not self._stop.is_set():
+            try:
+                item = self._raw.read(_CHUNK * 2)
+            except BaseException as exc:
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if not isinstance(item, bytes) or not item:
+                return
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            parts = [bytes(self._buf)]
+            self._buf = memoryview(b"")
+            while chunk := self.read(_CHUNK * 4):
+                parts.append(chunk)
+            return b"".join(parts)
+        if not self._buf and not self._done:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            if not item:
+                self._done = True
+            self._buf = memoryview(item)
+        out = self._buf[:n]
+        self._buf = self._buf[n:]
+        return bytes(out)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _open_decompressed(stream: BinaryIO) -> tuple[_Reader, str]:
@@ -385,7 +444,14 @@ class _Applier:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
             try:
-                src = tar.extractfile(info)
+                src: IO[bytes] | None
+                if info.sparse is None and tar.fileobj is not None \
+                        and tar.fileobj.tell() == info.offset_data:
+                    # straight from the stream: tarfile's file object adds two copies;
+                    # tarfile skips to the next header itself
+                    src = cast(IO[bytes], tar.fileobj)
+                else:
+                    src = tar.extractfile(info)
                 if src is not None:
                     left = info.size
                     while left > 0:
@@ -509,18 +575,20 @@ def apply_layer(stream: BinaryIO, dest: str, *, media_type: str | None = None,
         privileged = os.geteuid() == 0
     reader, compression = _open_decompressed(stream)
     measured = _Measured(reader, max_bytes)
+    prefetch = _Prefetch(measured)
     applier = _Applier(dest, for_overlay=for_overlay, privileged=privileged)
     try:
         try:
-            with tarfile.open(fileobj=measured, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=prefetch, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
                 applier.apply(tar)
         except tarfile.TarError as exc:
             raise LayerError(f"layer is not a valid tar stream: {exc}") from exc
         except (zlib.error, EOFError, zstd_error()) as exc:
             raise LayerError(f"layer {compression} stream is corrupt: {exc}") from exc
-        while measured.read(_CHUNK):  # the end-of-archive padding counts in the diff_id
+        while prefetch.read(_CHUNK):  # the end-of-archive padding counts in the diff_id
             pass
     finally:
+        prefetch.close()
         applier.close()
     return LayerStats(size=measured.size, diff_id="sha256:" + measured.digest.hexdigest(),
                       compression=compression, skipped=tuple(applier.skipped))
