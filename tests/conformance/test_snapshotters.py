@@ -13,7 +13,7 @@ import pytest
 
 from cove.errors import AlreadyExists, FailedPrecondition, NotFound
 from cove.snapshots.base import Kind, Mount, Snapshotter, mounted
-from cove.snapshots.detect import overlay_works
+from cove.snapshots.detect import choose_snapshotter, overlay_works
 from cove.snapshots.layers import apply_layer
 from cove.snapshots.native import NativeSnapshotter
 from cove.snapshots.overlay import OverlaySnapshotter
@@ -169,6 +169,9 @@ def test_metadata_preserved_in_chain(sn: Snapshotter, target: Path) -> None:
         hl = tarfile.TarInfo("hl")
         hl.type, hl.linkname = tarfile.LNKTYPE, "suid"
         tar.addfile(hl)
+        dev = tarfile.TarInfo("null")
+        dev.type, dev.devmajor, dev.devminor, dev.mode = tarfile.CHRTYPE, 1, 3, 0o666
+        tar.addfile(dev)
     layer(sn, target, "l1", None, buf.getvalue())
     layer(sn, target, "l2", "l1", tar_of(("other", "f", "o")))
     with mounted(sn.view("v", "l2"), str(target)):
@@ -177,6 +180,8 @@ def test_metadata_preserved_in_chain(sn: Snapshotter, target: Path) -> None:
         assert st.st_mtime == 1_000_000
         assert os.getxattr(target / "suid", "user.k") == b"v"
         assert os.stat(target / "hl").st_ino == st.st_ino
+        null = os.lstat(target / "null")
+        assert stat.S_ISCHR(null.st_mode) and null.st_rdev == os.makedev(1, 3)
 
 
 def test_mount_helpers_roundtrip(tmp_path: Path, target: Path) -> None:
@@ -189,3 +194,26 @@ def test_mount_helpers_roundtrip(tmp_path: Path, target: Path) -> None:
         assert (target / "f").read_text() == "x"
     finally:
         Mount.unmount(str(target))
+
+
+def test_detect_prefers_overlay(tmp_path: Path) -> None:
+    root = str(tmp_path / "root")
+    chosen = choose_snapshotter(root)
+    expected = OverlaySnapshotter if overlay_works(root) else NativeSnapshotter
+    assert type(chosen) is expected
+    assert os.listdir(root) == ["snapshots"]  # the probe left nothing behind
+
+
+def test_overlay_on_overlay_falls_back(tmp_path: Path, target: Path) -> None:
+    """Upper dirs on an overlay mount are refused by the kernel: native is chosen."""
+    lower, upper, work = (tmp_path / n for n in ("l", "u", "w"))
+    for p in (lower, upper, work):
+        p.mkdir()
+    if not overlay_works(str(tmp_path / "probe")):
+        pytest.skip("overlayfs not usable here")
+    m = Mount("overlay", "overlay", (f"lowerdir={lower}", f"upperdir={upper}",
+                                     f"workdir={work}"))
+    with mounted([m], str(target)):
+        if overlay_works(str(target / "root")):
+            pytest.skip("this kernel accepts overlay upper dirs on overlay")
+        assert type(choose_snapshotter(str(target / "root"))) is NativeSnapshotter
