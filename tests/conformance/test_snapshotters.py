@@ -217,3 +217,21 @@ def test_overlay_on_overlay_falls_back(tmp_path: Path, target: Path) -> None:
         if overlay_works(str(target / "root")):
             pytest.skip("this kernel accepts overlay upper dirs on overlay")
         assert type(choose_snapshotter(str(target / "root"))) is NativeSnapshotter
+
+
+def test_overlay_upper_from_layer(tmp_path: Path, target: Path) -> None:
+    """A layer unpacked with for_overlay=True hides lower entries once mounted by the kernel."""
+    if not overlay_works(str(tmp_path / "probe")):
+        pytest.skip("overlayfs not usable here")
+    lower, upper, work = (tmp_path / n for n in ("lower", "upper", "work"))
+    for p in (lower, upper, work):
+        p.mkdir()
+    apply_layer(io.BytesIO(tar_of(("a", "d", b""), ("a/gone", "f", "g"), ("a/keep", "f", "k"),
+                                  ("o", "d", b""), ("o/old", "f", "o"))), str(lower))
+    apply_layer(io.BytesIO(tar_of(("a/.wh.gone", "f", b""), ("o", "d", b""),
+                                  ("o/.wh..wh..opq", "f", b""), ("o/new", "f", "n"))),
+                str(upper), for_overlay=True)
+    m = Mount("overlay", "overlay", (f"lowerdir={lower}", f"upperdir={upper}",
+                                     f"workdir={work}"))
+    with mounted([m], str(target)):
+        assert tree(target) == {"a": "dir", "a/keep": "k", "o": "dir", "o/new": "n"}

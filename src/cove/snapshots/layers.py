@@ -432,7 +432,7 @@ class _Applier:
                 self.meta_fd(fd, info)
             finally:
                 os.close(fd)
-            self.dir_times.append((rel, int(info.mtime)))
+            self.dir_times.append((rel, _ns(info.mtime)))
             return
         if old is not None:
             self.root.invalidate()
@@ -468,7 +468,7 @@ class _Applier:
             if self.privileged:
                 os.chown(name, info.uid, info.gid, dir_fd=dirfd, follow_symlinks=False)
             self.xattrs(f"/proc/self/fd/{dirfd}/{name}", info, follow=False)
-            os.utime(name, ns=(int(info.mtime) * 10**9,) * 2, dir_fd=dirfd,
+            os.utime(name, ns=(_ns(info.mtime),) * 2, dir_fd=dirfd,
                      follow_symlinks=False)
         elif info.islnk():
             self.hardlink(info, dirfd, name)
@@ -488,7 +488,7 @@ class _Applier:
                     os.chown(path, info.uid, info.gid)
                 os.chmod(path, info.mode & 0o7777)
                 self.xattrs(path, info, follow=True)
-                os.utime(path, ns=(int(info.mtime) * 10**9,) * 2)
+                os.utime(path, ns=(_ns(info.mtime),) * 2)
             finally:
                 os.close(fd)
         else:
@@ -521,7 +521,7 @@ class _Applier:
         os.fchmod(fd, info.mode & 0o7777)  # after chown, which clears setuid
         self.xattrs(f"/proc/self/fd/{fd}", info, follow=True)
         if not info.isdir():
-            os.utime(fd, ns=(int(info.mtime) * 10**9,) * 2)
+            os.utime(fd, ns=(_ns(info.mtime),) * 2)
 
     def xattrs(self, path: str, info: tarfile.TarInfo, *, follow: bool) -> None:
         for key, value in info.pax_headers.items():
@@ -545,9 +545,14 @@ class _Applier:
             except (FileNotFoundError, LayerError):
                 continue  # removed or replaced later in the layer
             try:
-                os.utime(fd, ns=(mtime * 10**9,) * 2)
+                os.utime(fd, ns=(mtime,) * 2)
             finally:
                 os.close(fd)
+
+
+def _ns(mtime: float) -> int:
+    """A tar mtime (PAX allows fractions) in nanoseconds."""
+    return round(mtime * 1_000_000_000) if isinstance(mtime, float) else int(mtime) * 10**9
 
 
 def _write_all(fd: int, data: bytes) -> None:
