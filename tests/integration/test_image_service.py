@@ -6,10 +6,13 @@ docker-registry on 127.0.0.1; every mount is unmounted and every server stopped.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import re
 import shutil
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -320,4 +323,50 @@ def test_pull_of_a_layer_with_wrong_diff_id_leaves_nothing(
         assert svc.list() == []
         assert svc.metadata.list_leases() == []
         svc.collect()
+        _service_is_empty(svc)
+
+
+def _tar(entries: list[tuple[str, bytes | None]]) -> bytes:
+    """A gzip layer of files (bytes) and directories (None), in the given order."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+@pytest.mark.parametrize("kind", ["overlay", "native"])
+def test_layers_stack_share_and_whiteout(
+    kind: str, tmp_path: Path, busybox_layer: bytes
+) -> None:
+    with ImageService(tmp_path / "cove", snapshotter=kind) as svc:
+        top = _tar([
+            ("etc/", None), ("etc/.wh.hostname", b""),
+            ("home/", None), ("home/.wh..wh..opq", b""), ("home/new", b"n\n"),
+            ("opt/", None), ("opt/app", b"app\n"),
+        ])
+        two = svc.create_image([busybox_layer, top], {"config": {"Cmd": ["sh"]}}, "two")
+        base = svc.create_image([busybox_layer], {}, "one")
+        assert base.chain[0] == two.chain[0]
+        assert {i.name for i in svc.snapshotter.walk()} == set(two.chain)  # base reused
+        target = tmp_path / "rootfs"
+        target.mkdir()
+        try:
+            with mounted(svc.prepare_rootfs("two", "c3"), str(target)):
+                assert (target / "bin/busybox").is_file()
+                assert not (target / "etc/hostname").exists()
+                assert (target / "etc/passwd").exists()
+                assert os.listdir(target / "home") == ["new"]
+                assert (target / "opt/app").read_text() == "app\n"
+        finally:
+            svc.release_rootfs("c3")
+        svc.remove("two")
+        assert {i.name for i in svc.snapshotter.walk()} == set(base.chain)
+        svc.remove("one")
         _service_is_empty(svc)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cove.content import ContentStore
-from cove.errors import FailedPrecondition, InvalidArgument, NotFound
+from cove.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from cove.images.chain import chain_ids
 from cove.images.reference import Reference, parse_reference
 from cove.metadata import Descriptor, Image, ImageFilters, MetadataStore
@@ -54,7 +54,14 @@ from cove.oci.image import Descriptor as OciDescriptor
 from cove.registry import CredentialStore, RegistryClient
 from cove.registry import pull as registry_pull
 from cove.registry import push as registry_push
-from cove.snapshots import Mount, OverlaySnapshotter, Snapshotter, apply_layer, choose_snapshotter
+from cove.snapshots import (
+    Mount,
+    NativeSnapshotter,
+    OverlaySnapshotter,
+    Snapshotter,
+    apply_layer,
+    choose_snapshotter,
+)
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +164,28 @@ def _normal_name(ref: str) -> Reference:
 class ImageService:
     """Images under ``root`` (e.g. /var/lib/cove): a store, a database, a snapshotter."""
 
-    def __init__(self, root: str | Path, *, certs_dir: str = "/etc/cove/certs.d") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        certs_dir: str = "/etc/cove/certs.d",
+        snapshotter: str | None = None,
+    ) -> None:
+        """``snapshotter``: "overlay" or "native" to force one (default: detected once)."""
         self.root = str(root)
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         self.content = ContentStore(os.path.join(self.root, "content"))
         self.metadata = MetadataStore(os.path.join(self.root, "metadata.db"))
-        self.snapshotter: Snapshotter = choose_snapshotter(os.path.join(self.root, "snapshots"))
+        snapshots = os.path.join(self.root, "snapshots")
+        self.snapshotter: Snapshotter
+        if snapshotter is None:
+            self.snapshotter = choose_snapshotter(snapshots)
+        elif snapshotter == "overlay":
+            self.snapshotter = OverlaySnapshotter(snapshots)
+        elif snapshotter == "native":
+            self.snapshotter = NativeSnapshotter(snapshots)
+        else:
+            raise InvalidArgument(f"unknown snapshotter {snapshotter!r}: overlay or native")
         self.certs_dir = certs_dir
 
     def close(self) -> None:
@@ -275,9 +298,13 @@ class ImageService:
                             f"layer {layer.digest}: unpacked diff_id {stats.diff_id} does not "
                             f"match the config's rootfs.diff_ids[{n}] {r.config.diff_ids[n]}"
                         )
-                    self.snapshotter.commit(key, active)
+                    try:
+                        self.snapshotter.commit(key, active)
+                    except AlreadyExists:  # a concurrent pull unpacked it first
+                        self.snapshotter.remove(active)
                 except BaseException:
-                    self.snapshotter.remove(active)
+                    if self._snapshot_exists(active):
+                        self.snapshotter.remove(active)
                     raise
                 log.debug("unpacked %s as %s", layer.digest, key)
             self.metadata.put_snapshot(key, parent)
