@@ -370,3 +370,45 @@ def test_layers_stack_share_and_whiteout(
         assert {i.name for i in svc.snapshotter.walk()} == set(base.chain)
         svc.remove("one")
         _service_is_empty(svc)
+
+
+@needs_registry
+def test_pull_of_an_index_keeps_the_index_and_unpacks_the_host_platform(
+    tmp_path: Path, busybox_layer: bytes, registry: Registry
+) -> None:
+    host = host_platform()
+    with ImageService(tmp_path / "maker") as maker:
+        image = make_busybox_image(maker, busybox_layer, "cove-test/multi:1")
+        manifest_size = maker.content.size(image.manifest_digest)
+        other = {"architecture": "s390x" if host.architecture != "s390x" else "amd64",
+                 "os": "linux"}
+        foreign = maker.create_image([busybox_layer], dict(other), "cove-test/foreign:1")
+        plat = {"architecture": host.architecture, "os": "linux"}
+        if host.variant:
+            plat["variant"] = host.variant
+        index = json.dumps({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                 "digest": foreign.manifest_digest,
+                 "size": maker.content.size(foreign.manifest_digest), "platform": other},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                 "digest": image.manifest_digest, "size": manifest_size, "platform": plat},
+            ],
+        }).encode()
+        index_digest = maker.content.put(index)
+        with RegistryClient(registry.host) as client:
+            registry_push(client, maker.content, "cove/multi", "1", index_digest)
+    with ImageService(tmp_path / "puller") as svc:
+        pulled = svc.pull(f"{registry.host}/cove/multi:1")
+        assert pulled.target.digest == index_digest
+        assert pulled.target.media_type == "application/vnd.oci.image.index.v1+json"
+        assert pulled.manifest_digest == image.manifest_digest
+        assert pulled.id == image.id
+        assert svc.metadata.list_leases() == []
+        assert svc.inspect(pulled.id)["RepoDigests"] == [
+            f"{registry.host}/cove/multi@{index_digest}"
+        ]
+        svc.remove(f"{registry.host}/cove/multi:1")
+        _service_is_empty(svc)

@@ -335,6 +335,36 @@ class ImageService:
         return RegistryClient(ref.domain, insecure=insecure, certs_dir=self.certs_dir,
                               credentials=credentials)
 
+    def _lease_remote(
+        self, client: RegistryClient, lease: str, repo: str, ref: str, platform: str | None
+    ) -> str | None:
+        """Put every blob the pull will write under ``lease`` before it is written.
+
+        A collection running during the download then keeps what is already
+        committed.  Returns the platform (``os/arch[/variant]``) chosen from an
+        index, so the registry pull picks the same manifest.
+        """
+        data, media_type, digest = client.get_manifest(repo, ref)
+        doc = parse_manifest(data, media_type)
+        digests = [digest]
+        chosen = platform
+        if isinstance(doc, Index):
+            os_, arch, variant = _parse_platform(platform)
+            desc = select_platform(doc, os_, arch, variant)
+            if desc.platform is not None:
+                chosen = "/".join(
+                    [desc.platform.os, desc.platform.architecture]
+                    + ([desc.platform.variant] if desc.platform.variant else [])
+                )
+            data, media_type, _ = client.get_manifest(repo, desc.digest)
+            digests.append(desc.digest)
+            doc = parse_manifest(data, media_type)
+            if isinstance(doc, Index):
+                raise InvalidArgument(f"{repo}@{desc.digest}: nested index is not supported")
+        digests += [doc.config.digest] + [layer.digest for layer in doc.layers]
+        self.metadata.lease_add(lease, content=digests)
+        return chosen
+
     def pull(
         self,
         ref: str,
@@ -352,8 +382,10 @@ class ImageService:
         with self.metadata.lease(labels={"pull": str(reference)}) as lease:
             client = self._client(reference, insecure, credentials)
             try:
+                chosen = self._lease_remote(client, lease, reference.path, registry_ref,
+                                            platform)
                 digest = registry_pull(client, self.content, reference.path, registry_ref,
-                                       platform, progress=progress)
+                                       chosen, progress=progress)
             finally:
                 client.close_all()
             data = self.content.read(digest)
