@@ -420,3 +420,25 @@ def test_export_round_trips_through_apply_layer(tmp_path: Path) -> None:
     assert os.lstat(dest / "dir/file").st_mtime_ns // 1000 == 1_600_000_000_123_456
     if has_xattr:
         assert os.getxattr(dest / "dir/file", "user.cove") == b"\x00\xffvalue"
+
+
+def test_save_an_index_with_one_platform_held(
+    tmp_path: Path, busybox: tuple[ContentStore, im.Descriptor]
+) -> None:
+    store, desc = busybox
+    host = im.host_platform()
+    other = im.Descriptor(media_type=im.MEDIA_TYPE_OCI_MANIFEST, digest=digest_bytes(b"absent"),
+                          size=6, platform=im.Platform("s390x", "linux"))
+    held = im.Descriptor(media_type=desc.media_type, digest=desc.digest, size=desc.size,
+                         platform=host)
+    index_bytes = im.Index(manifests=(held, other)).to_json()
+    store.put(index_bytes)
+    index = im.Descriptor.of(im.MEDIA_TYPE_OCI_INDEX, index_bytes)
+    data = saved(store, [("busybox:multi", index)])
+    (entry,) = json.loads(members(data)["manifest.json"] or b"")
+    assert entry["RepoTags"] == ["busybox:multi"]
+    fresh = ContentStore(str(tmp_path / "fresh"))
+    assert [(n, d.digest) for n, d in load(fresh, io.BytesIO(data))] == [
+        ("docker.io/library/busybox:multi", index.digest)
+    ]
+    assert sorted(fresh.digests()) == sorted(store.digests())

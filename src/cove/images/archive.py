@@ -19,6 +19,7 @@ content store.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.client
 import io
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import IO, BinaryIO, cast
 from urllib.parse import urlsplit
 
-from cove.content import ContentStore
+from cove.content import BlobNotFound, ContentStore
 from cove.content.errors import DigestMismatch
 from cove.errors import InvalidArgument, NotFound, SyscallError
 from cove.images.changes import apply_changes
@@ -70,6 +71,7 @@ from cove.oci.image import (
     host_platform,
     parse_config,
     parse_manifest,
+    select_platform,
 )
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ log = logging.getLogger(__name__)
 ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name"
 CHUNK = 1 << 20
 MAX_METADATA_FILE = 16 << 20  # manifest.json, index.json, repositories, legacy json
+MAX_METADATA_TOTAL = 64 << 20  # all of them together, held in memory
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _METADATA_FILES = frozenset({"manifest.json", "index.json", "oci-layout", "repositories"})
@@ -116,18 +119,22 @@ def _reachable(store: ContentStore, roots: list[Descriptor]) -> list[Descriptor]
     seen: set[str] = set()
     out: list[Descriptor] = []
 
-    def walk(desc: Descriptor) -> None:
+    def walk(desc: Descriptor, optional: bool) -> None:
         if desc.digest in seen:
             return
         seen.add(desc.digest)
-        if not store.exists(desc.digest) and desc.media_type in NONDISTRIBUTABLE_MEDIA_TYPES:
-            return
+        if not store.exists(desc.digest):
+            if optional or desc.media_type in NONDISTRIBUTABLE_MEDIA_TYPES:
+                log.debug("save: %s %s not held, left out", desc.media_type, desc.digest)
+                return
+            raise BlobNotFound(desc.digest)
+        is_index = desc.media_type in INDEX_MEDIA_TYPES
         for child in _children(store, desc):
-            walk(child)
+            walk(child, is_index)  # an index's other platforms may not have been pulled
         out.append(desc)
 
     for root in roots:
-        walk(root)
+        walk(root, False)
     return out
 
 
@@ -138,8 +145,6 @@ def _blob_name(digest: str) -> str:
 
 def _image_manifest(store: ContentStore, desc: Descriptor) -> Manifest:
     """The platform manifest of ``desc`` (an index resolves to the host's platform)."""
-    from cove.oci.image import select_platform
-
     parsed = parse_manifest(store.read(desc.digest), desc.media_type)
     if isinstance(parsed, Index):
         return _image_manifest(store, select_platform(parsed))
@@ -285,7 +290,7 @@ def _spool(store: ContentStore, tar: tarfile.TarFile, member: tarfile.TarInfo,
     src = tar.extractfile(member)
     if src is None:
         raise ArchiveError(f"archive entry {member.name!r}: unreadable")
-    if expected is not None and ContentStore.exists(store, expected):
+    if expected is not None and store.exists(expected):
         return expected  # already held; content-addressed, no need to copy
     ref = f"load:{uuid.uuid4().hex}"
     try:
@@ -302,6 +307,7 @@ def _spool(store: ContentStore, tar: tarfile.TarFile, member: tarfile.TarInfo,
 
 def _read_archive(store: ContentStore, inp: BinaryIO) -> _Archive:
     archive = _Archive()
+    held = 0
     try:
         with tarfile.open(fileobj=inp, mode="r|*") as tar:
             for member in tar:
@@ -334,8 +340,10 @@ def _read_archive(store: ContentStore, inp: BinaryIO) -> _Archive:
                     )
                 small = path in _METADATA_FILES or path.endswith(("/json", "/VERSION"))
                 if small:
-                    if member.size > MAX_METADATA_FILE:
-                        raise ArchiveError(f"archive entry {member.name!r}: too large")
+                    held += member.size
+                    if member.size > MAX_METADATA_FILE or held > MAX_METADATA_TOTAL:
+                        raise ArchiveError(f"archive entry {member.name!r}: too large"
+                                           " (metadata files are limited in size)")
                     src = tar.extractfile(member)
                     assert src is not None
                     archive.metadata[path] = src.read()
@@ -444,8 +452,12 @@ def _check_image(store: ContentStore, desc: Descriptor, where: str) -> None:
     except InvalidArgument as exc:
         raise ArchiveError(f"{where}: manifest {desc.digest}: {exc}") from None
     if isinstance(parsed, Index):
+        held = [c for c in parsed.manifests if store.exists(c.digest)]
+        if not held:
+            raise ArchiveError(f"{where}: none of the index's manifests is in the archive")
         for i, child in enumerate(parsed.manifests):
-            _check_image(store, child, f"{where}.manifests[{i}]")
+            if store.exists(child.digest):  # other platforms may have been left out
+                _check_image(store, child, f"{where}.manifests[{i}]")
         return
     _check_image(store, parsed.config, f"{where}.config")
     try:
@@ -751,9 +763,7 @@ def import_rootfs(
     diff_id = _diff_id(store, layer_digest)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     platform = host_platform()
-    from dataclasses import replace
-
-    config = replace(
+    config = dataclasses.replace(
         config,
         variant=platform.variant,
         diff_ids=(diff_id,),

@@ -121,7 +121,8 @@ def apply_change(config: ImageConfig, change: str) -> ImageConfig:
                 volumes.append(path)
         return replace(config, volumes=tuple(volumes))
     if instruction == "WORKDIR":
-        return replace(config, working_dir=posixpath.join("/", config.working_dir or "/", rest))
+        workdir = posixpath.normpath(posixpath.join("/", config.working_dir or "/", rest))
+        return replace(config, working_dir=workdir)
     if instruction == "USER":
         return replace(config, user=rest)
     # STOPSIGNAL
