@@ -442,3 +442,25 @@ def test_save_an_index_with_one_platform_held(
         ("docker.io/library/busybox:multi", index.digest)
     ]
     assert sorted(fresh.digests()) == sorted(store.digests())
+
+
+@pytest.mark.skipif(SKOPEO is None, reason="skopeo is not installed")
+def test_loads_a_docker_archive_written_by_skopeo(
+    tmp_path: Path, busybox: tuple[ContentStore, im.Descriptor]
+) -> None:
+    store, desc = busybox
+    src = tmp_path / "bb-oci.tar"
+    src.write_bytes(saved(store, [("busybox:latest", desc)], "oci"))
+    dest = tmp_path / "bb-docker.tar"
+    assert SKOPEO is not None
+    subprocess.run([SKOPEO, "copy", "-q", f"oci-archive:{src}",
+                    f"docker-archive:{dest}:example.com/bb:skopeo"],
+                   check=True, capture_output=True, timeout=120)
+    fresh = ContentStore(str(tmp_path / "fresh"))
+    ((name, loaded),) = load(fresh, io.BytesIO(dest.read_bytes()))
+    assert name == "example.com/bb:skopeo"
+    manifest = parse(fresh, loaded)
+    original = parse(store, desc)
+    assert manifest.config.digest == original.config.digest
+    config = im.parse_config(fresh.read(manifest.config.digest))
+    assert config.cmd == ("sh",)
