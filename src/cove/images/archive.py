@@ -41,6 +41,7 @@ from cove.content import BlobNotFound, ContentStore
 from cove.content.errors import DigestMismatch
 from cove.errors import InvalidArgument, NotFound, SyscallError
 from cove.images.changes import apply_changes
+from cove.images.oci_layout import children
 from cove.images.reference import Reference, parse_reference
 from cove.images.treetar import write_tree
 from cove.metadata import Descriptor as MetaDescriptor
@@ -106,15 +107,6 @@ def _add_dir(tar: tarfile.TarFile, name: str) -> None:
     tar.addfile(info)
 
 
-def _children(store: ContentStore, desc: Descriptor) -> list[Descriptor]:
-    if desc.media_type not in MANIFEST_MEDIA_TYPES | INDEX_MEDIA_TYPES:
-        return []
-    parsed = parse_manifest(store.read(desc.digest), desc.media_type)
-    if isinstance(parsed, Index):
-        return list(parsed.manifests)
-    return [parsed.config, *parsed.layers]
-
-
 def _reachable(store: ContentStore, roots: list[Descriptor]) -> list[Descriptor]:
     seen: set[str] = set()
     out: list[Descriptor] = []
@@ -129,7 +121,7 @@ def _reachable(store: ContentStore, roots: list[Descriptor]) -> list[Descriptor]
                 return
             raise BlobNotFound(desc.digest)
         is_index = desc.media_type in INDEX_MEDIA_TYPES
-        for child in _children(store, desc):
+        for child in children(store, desc):
             walk(child, is_index)  # an index's other platforms may not have been pulled
         out.append(desc)
 
@@ -609,7 +601,7 @@ def _meta(desc: Descriptor) -> MetaDescriptor:
 
 def record_refs(store: ContentStore, metadata: MetadataStore, desc: Descriptor) -> None:
     """Record the content edges from ``desc`` down to its layers, for GC."""
-    for child in _children(store, desc):
+    for child in children(store, desc):
         if store.exists(child.digest):
             metadata.add_content_refs(desc.digest, [child.digest])
             record_refs(store, metadata, child)

@@ -63,7 +63,7 @@ def _atomic_write(path: str, data: bytes) -> None:
         raise
 
 
-def _children(store: ContentStore, desc: Descriptor) -> list[Descriptor]:
+def children(store: ContentStore, desc: Descriptor) -> list[Descriptor]:
     """The descriptors a manifest or index refers to (none for other blobs)."""
     if desc.media_type not in MANIFEST_MEDIA_TYPES | INDEX_MEDIA_TYPES:
         return []
@@ -86,7 +86,7 @@ def _reachable(store: ContentStore, roots: list[Descriptor]) -> Iterator[Descrip
                 log.debug("skipping non-distributable layer %s", desc.digest)
                 return
             raise BlobNotFound(desc.digest)
-        for child in _children(store, desc):
+        for child in children(store, desc):
             yield from walk(child)
         yield desc
 
@@ -235,7 +235,7 @@ def read_layout(src_dir: str, store: ContentStore) -> list[tuple[str | None, Des
         seen.add(desc.digest)
         if not _import_blob(src_dir, store, desc):
             return
-        for child in _children(store, desc):
+        for child in children(store, desc):
             walk(child)
 
     for desc in index.manifests:
