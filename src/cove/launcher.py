@@ -14,7 +14,11 @@ from __future__ import annotations
 import os
 import sys
 
-SCRIPTS = {"cove-runtime": "cove.runtime_cli.main"}
+SCRIPTS = {
+    "cove-runtime": "cove.runtime_cli.main",
+    "cove": "cove.cli.main",
+    "coved": "cove.daemon.main",
+}
 
 
 def launcher_text(python: str, package_parent: str, module: str) -> str:

@@ -1,0 +1,1 @@
+"""The Docker Engine API server (HTTP over a unix socket) and its handlers."""

@@ -1,0 +1,1 @@
+"""The `cove` command line: a client of the Engine API."""

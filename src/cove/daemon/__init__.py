@@ -1,0 +1,1 @@
+"""`coved`: configuration, start-up and the serving loop."""

@@ -1,0 +1,1 @@
+"""The engine service layer: containers, their OCI specs and monitors."""
