@@ -35,6 +35,7 @@ def launcher_text(python: str, package_parent: str, module: str) -> str:
 
 
 def write_launchers(bin_dir: str) -> list[str]:
+    bin_dir = os.path.abspath(bin_dir)
     python = os.path.join(bin_dir, "python3")
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     written = []
