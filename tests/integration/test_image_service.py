@@ -412,3 +412,59 @@ def test_pull_of_an_index_keeps_the_index_and_unpacks_the_host_platform(
         ]
         svc.remove(f"{registry.host}/cove/multi:1")
         _service_is_empty(svc)
+
+
+def _statuses(events: list[dict[str, Any]], ident: str | None = None) -> list[str]:
+    return [e["status"] for e in events
+            if "status" in e and (ident is None or e.get("id") == ident)]
+
+
+@needs_registry
+def test_pull_and_push_report_docker_messages(
+    image_service: ImageService, busybox_layer: bytes, registry: Registry
+) -> None:
+    svc = image_service
+    name = _push_name(registry, "cove/events")
+    built = make_busybox_image(svc, busybox_layer, name)
+    record = svc.get(name)
+    config = svc.inspect(name)
+    layer_digest = json.loads(svc.content.read(record.manifest_digest))["layers"][0]["digest"]
+    layer_id = layer_digest[7:19]
+    diff_id = config["RootFS"]["Layers"][0][7:19]
+
+    pushed: list[dict[str, Any]] = []
+    svc.push(name, events=pushed.append)
+    assert pushed[0] == {"status": f"The push refers to repository [{registry.host}/cove/events]"}
+    assert _statuses(pushed, diff_id)[0] == "Preparing"
+    assert _statuses(pushed, diff_id)[-1] == "Pushed"
+    assert any(e.get("status") == "Pushing" and e["progressDetail"]["total"] > 0
+               for e in pushed if e.get("id") == diff_id)
+    size = len(svc.content.read(built.target.digest))
+    assert pushed[-2] == {"status": f"1.0: digest: {built.target.digest} size: {size}"}
+    assert pushed[-1] == {"progressDetail": {}, "aux": {
+        "Tag": "1.0", "Digest": built.target.digest, "Size": size}}
+    again: list[dict[str, Any]] = []
+    svc.push(name, events=again.append)
+    assert _statuses(again, diff_id) == ["Preparing", "Layer already exists"]
+
+    svc.remove(name)
+    pulled: list[dict[str, Any]] = []
+    svc.pull(name, events=pulled.append)
+    assert pulled[0] == {"status": "Pulling from cove/events", "progressDetail": {},
+                         "id": "1.0"}
+    layer = _statuses(pulled, layer_id)
+    steps = [s for n, s in enumerate(layer) if n == 0 or layer[n - 1] != s]
+    assert steps == ["Pulling fs layer", "Downloading", "Verifying Checksum",
+                     "Download complete", "Extracting", "Pull complete"]
+    down = [e for e in pulled if e.get("status") == "Downloading"]
+    assert down[-1]["progressDetail"]["current"] == down[-1]["progressDetail"]["total"]
+    assert down[-1]["progress"].startswith("[" + "=" * 50 + ">]")
+    assert pulled[-2:] == [{"status": f"Digest: {built.target.digest}"},
+                           {"status": f"Status: Downloaded newer image for {name}"}]
+    # No other ids than the layer's and the tag's: the config blob is not shown.
+    assert {e["id"] for e in pulled if "id" in e} == {"1.0", layer_id}
+
+    second: list[dict[str, Any]] = []
+    svc.pull(name, events=second.append)
+    assert _statuses(second, layer_id) == ["Already exists"]
+    assert second[-1] == {"status": f"Status: Image is up to date for {name}"}

@@ -155,7 +155,7 @@ def test_rate_limit_and_denied(scripted: Scripted) -> None:
     scripted.routes["/v2/r/manifests/busy"] = lambda h: (
         429, {"Retry-After": "7"}, _err("TOOMANYREQUESTS"))
     scripted.routes["/v2/r/manifests/no"] = lambda h: (403, {}, _err("DENIED"))
-    with RegistryClient(scripted.host) as client:
+    with RegistryClient(scripted.host, retries=0) as client:
         with pytest.raises(RateLimited) as e:
             client.get_manifest("r", "busy")
         assert e.value.retry_after == 7.0
@@ -196,7 +196,8 @@ def test_blob_redirects_and_ignored_range(scripted: Scripted) -> None:
 
 def test_short_blob_is_unavailable(scripted: Scripted) -> None:
     scripted.routes["/v2/r/blobs/sha256:" + "1" * 64] = lambda h: (200, {}, b"abc")
-    with RegistryClient(scripted.host) as client, pytest.raises(Unavailable, match="3 of 10"):
+    with RegistryClient(scripted.host, retries=0) as client, \
+            pytest.raises(Unavailable, match="3 of 10"):
         client.fetch_blob("r", "sha256:" + "1" * 64, Sink(), size=10)
 
 
@@ -225,7 +226,7 @@ def test_network_cut_then_range_resume(scripted: Scripted) -> None:
         return 206, {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}, data[start:]
 
     scripted.routes[f"/v2/r/blobs/{d}"] = serve
-    with RegistryClient(scripted.host) as client:
+    with RegistryClient(scripted.host, retries=0) as client:  # the caller resumes
         sink = Sink()
         with pytest.raises(Unavailable, match="interrupted|ended"):
             client.fetch_blob("r", d, sink, size=len(data))

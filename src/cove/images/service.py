@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from cove.content import ContentStore
 from cove.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -54,6 +54,7 @@ from cove.oci.image import Descriptor as OciDescriptor
 from cove.registry import CredentialStore, RegistryClient
 from cove.registry import pull as registry_pull
 from cove.registry import push as registry_push
+from cove.registry.progress import MessageSink, Reporter, reporter, short_id
 from cove.snapshots import (
     Mount,
     NativeSnapshotter,
@@ -278,8 +279,13 @@ class ImageService:
             return False
         return True
 
-    def _unpack(self, lease: str, r: _Resolved) -> tuple[str, ...]:
-        """Unpack every layer not yet present; returns the chain IDs."""
+    def _unpack(self, lease: str, r: _Resolved, out: Reporter | None = None
+                ) -> tuple[str, ...]:
+        """Unpack every layer not yet present; returns the chain IDs.
+
+        ``out`` hears docker's "Extracting" (compressed bytes read) and "Pull
+        complete" for each layer unpacked here.
+        """
         chain = chain_ids(r.config.diff_ids)
         parent: str | None = None
         for n, (layer, key) in enumerate(zip(r.manifest.layers, chain, strict=True)):
@@ -291,7 +297,11 @@ class ImageService:
                 try:
                     dest, overlay_form = self._layer_dir(mounts)
                     with self.content.open(layer.digest) as stream:
-                        stats = apply_layer(stream, dest, media_type=layer.media_type,
+                        source: BinaryIO = stream
+                        if out is not None and out.enabled:
+                            source = cast(BinaryIO, _Counted(stream, out, short_id(layer.digest),
+                                                               layer.size))
+                        stats = apply_layer(source, dest, media_type=layer.media_type,
                                             for_overlay=overlay_form)
                     if stats.diff_id != r.config.diff_ids[n]:
                         raise InvalidArgument(
@@ -306,6 +316,8 @@ class ImageService:
                     if self._snapshot_exists(active):
                         self.snapshotter.remove(active)
                     raise
+                if out is not None:
+                    out.status("Pull complete", short_id(layer.digest))
                 log.debug("unpacked %s as %s", layer.digest, key)
             self.metadata.put_snapshot(key, parent)
             self.metadata.add_snapshot_ref(r.config_digest, key)
@@ -314,7 +326,7 @@ class ImageService:
 
     def _register(
         self, lease: str, name: str, target: Descriptor, platform: str | None = None,
-        labels: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None, out: Reporter | None = None,
     ) -> ImageRecord:
         """Record the graph below ``target``, unpack its layers, then name it."""
         self.metadata.lease_add(lease, content=[target.digest])
@@ -324,7 +336,7 @@ class ImageService:
         if r.manifest_digest != target.digest:
             self.metadata.add_content_refs(target.digest, [r.manifest_digest])
         self.metadata.add_content_refs(r.manifest_digest, blobs)
-        chain = self._unpack(lease, r)
+        chain = self._unpack(lease, r, out)
         # The config's labels ride on the name, so the database filters by them.
         self.metadata.put_image(name, target, dict(r.config.labels) if labels is None else labels)
         return ImageRecord(name, target, r.manifest_digest, r.config_digest, chain)
@@ -373,25 +385,42 @@ class ImageService:
         progress: Progress | None = None,
         insecure: bool = False,
         credentials: CredentialStore | None = None,
+        events: MessageSink | None = None,
     ) -> ImageRecord:
-        """Pull ``ref`` (tag ``latest`` by default), unpack it, and name it."""
+        """Pull ``ref`` (tag ``latest`` by default), unpack it, and name it.
+
+        ``events`` receives the messages of docker's ``POST /images/create``
+        stream (dicts to serialise as JSON lines), from several threads but
+        one call at a time; errors are raised, not sent.
+        """
         reference = _normal_name(ref)
         registry_ref = reference.digest or reference.tag
         assert registry_ref is not None
         _parse_platform(platform)
+        out = reporter(events)
+        try:
+            before: str | None = self.metadata.get_image(str(reference)).target.digest
+        except NotFound:
+            before = None
         with self.metadata.lease(labels={"pull": str(reference)}) as lease:
             client = self._client(reference, insecure, credentials)
             try:
                 chosen = self._lease_remote(client, lease, reference.path, registry_ref,
                                             platform)
                 digest = registry_pull(client, self.content, reference.path, registry_ref,
-                                       chosen, progress=progress)
+                                       chosen, progress=progress, events=out)
             finally:
                 client.close_all()
             data = self.content.read(digest)
             media_type = parse_manifest(data).media_type or MEDIA_TYPE_OCI_MANIFEST
             target = Descriptor(media_type, digest, len(data))
-            return self._register(lease, str(reference), target, platform)
+            record = self._register(lease, str(reference), target, platform, out=out)
+        out.status(f"Digest: {digest}")
+        if before == digest:
+            out.status(f"Status: Image is up to date for {reference.familiar()}")
+        else:
+            out.status(f"Status: Downloaded newer image for {reference.familiar()}")
+        return record
 
     def push(
         self,
@@ -400,15 +429,22 @@ class ImageService:
         progress: Progress | None = None,
         insecure: bool = False,
         credentials: CredentialStore | None = None,
+        events: MessageSink | None = None,
     ) -> str:
-        """Push the image named ``ref``; returns the pushed manifest (or index) digest."""
+        """Push the image named ``ref``; returns the pushed manifest (or index) digest.
+
+        ``events`` receives the messages of docker's ``POST /images/{name}/push``
+        stream, ending with ``<tag>: digest: ... size: N`` and the ``aux`` object.
+        """
         reference = _normal_name(ref)
         image = self.metadata.get_image(str(reference))
         tag = reference.tag or image.target.digest
+        out = reporter(events)
+        out.status(f"The push refers to repository [{reference.repository}]")
         client = self._client(reference, insecure, credentials)
         try:
             return registry_push(client, self.content, reference.path, tag,
-                                 image.target.digest, progress=progress)
+                                 image.target.digest, progress=progress, events=out)
         finally:
             client.close_all()
 
@@ -758,6 +794,24 @@ class ImageService:
             })
         out.sort(key=lambda s: (-int(s["Created"]), str(s["Id"])))
         return out
+
+
+class _Counted:
+    """A layer blob's stream that reports docker's "Extracting" progress as it is read."""
+
+    def __init__(self, raw: BinaryIO, out: Reporter, ident: str, total: int) -> None:
+        self._raw = raw
+        self._out = out
+        self._ident = ident
+        self._total = total
+        self._done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._done += len(data)
+            self._out.bytes("Extracting", self._ident, self._done, self._total)
+        return data
 
 
 def _short(digest: str) -> str:

@@ -8,17 +8,20 @@ machine's loopback, except for registries that are not loopback themselves.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import http.client
 import json
 import logging
+import random
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
 
 from cove.errors import CoveError, InvalidArgument
 from cove.registry import auth, errors, tls
@@ -35,8 +38,14 @@ MAX_MANIFEST = 4 << 20  # the spec lets registries refuse bigger ones; so do we
 CHUNK = 1 << 20  # read size of a blob download
 SEND_BLOCK = 256 << 10  # write size of an upload body (http.client's default is 8 KiB)
 TIMEOUT = 60.0
+RETRIES = 4  # further tries of a manifest or blob GET after a transient failure
+BACKOFF = 0.5  # seconds before the first retry; doubled each time, with jitter
+MAX_DELAY = 30.0  # cap of one wait, a server's Retry-After included
+
+_T = TypeVar("_T")
 
 Progress = Callable[[int, int], None]  # (bytes done, total bytes)
+RetryNotice = Callable[[float, BaseException], None]  # (seconds until the retry, its cause)
 
 
 class BlobSink(Protocol):
@@ -46,6 +55,14 @@ class BlobSink(Protocol):
     def offset(self) -> int: ...
 
     def write(self, data: bytes) -> None: ...
+
+
+class Upload(enum.Enum):
+    """What :meth:`RegistryClient.upload_blob` did."""
+
+    EXISTS = "exists"  # the repository had the blob (HEAD)
+    MOUNTED = "mounted"  # mounted from another repository
+    PUSHED = "pushed"  # uploaded
 
 
 @dataclass(frozen=True)
@@ -101,8 +118,20 @@ class RegistryClient:
         credentials: auth.CredentialStore | None = None,
         user: tuple[str, str] | None = None,
         timeout: float = TIMEOUT,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF,
+        max_delay: float = MAX_DELAY,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``retries``/``backoff``/``max_delay``: how manifest and blob GETs are retried
+        after a 429, a 5xx or a broken connection (``sleep`` waits; tests pass their own).
+        """
         self.host = host
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.max_delay = max_delay
+        self._sleep = sleep
+        self._random = random.Random()
         self.insecure = insecure
         self.certs_dir = certs_dir
         self.timeout = timeout
@@ -210,7 +239,10 @@ class RegistryClient:
         if isinstance(e, ConnectionRefusedError):
             return errors.Unavailable(f"{self.host}: connection refused")
         if isinstance(e, TimeoutError | socket.timeout):
-            return errors.Unavailable(f"{self.host}: timed out")
+            return errors.ConnectionLost(f"{self.host}: timed out")
+        if isinstance(e, ConnectionResetError | BrokenPipeError | http.client.RemoteDisconnected
+                      | http.client.IncompleteRead | ConnectionAbortedError):
+            return errors.ConnectionLost(f"{self.host}: connection lost: {e}")
         if isinstance(e, socket.gaierror):
             return errors.Unavailable(f"{self.host}: cannot resolve host: {e.strerror}")
         return errors.Unavailable(f"{self.host}: {e}")
@@ -353,6 +385,33 @@ class RegistryClient:
         except (OSError, http.client.HTTPException):
             self.close()
 
+    def _delay(self, attempt: int, exc: BaseException) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based) after ``exc``."""
+        if isinstance(exc, errors.Unavailable) and exc.retry_after is not None:
+            return float(min(exc.retry_after, self.max_delay))
+        # Exponential with jitter, so clients cut off together do not return together.
+        base: float = min(self.max_delay, self.backoff * 2.0 ** attempt)
+        return base * (0.5 + self._random.random() / 2)
+
+    def _retrying(self, what: str, call: Callable[[], _T],
+                  on_retry: RetryNotice | None = None) -> _T:
+        """``call()``, again after a transient failure, at most ``self.retries`` more times."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except errors.Unavailable as exc:
+                if attempt >= self.retries or not errors.is_transient(exc):
+                    raise
+                delay = self._delay(attempt, exc)
+                attempt += 1
+                log.info("%s: %s; retry %d of %d in %.1fs", what, exc, attempt, self.retries,
+                         delay)
+                if on_retry is not None:
+                    on_retry(delay, exc)
+                self.close()  # a fresh connection for the next try
+                self._sleep(delay)
+
     def _name(self, repo: str, ref: str = "") -> str:
         if ref:
             sep = "@" if is_digest(ref) else ":"
@@ -371,8 +430,16 @@ class RegistryClient:
     def get_manifest(
         self, repo: str, ref: str, accept: Sequence[str] = DEFAULT_ACCEPT
     ) -> tuple[bytes, str, str]:
-        """(bytes, media type, digest) of a manifest or index, its digest verified."""
+        """(bytes, media type, digest) of a manifest or index, its digest verified.
+
+        Retried after a 429, a 5xx or a broken connection (see ``retries``).
+        """
         what = self._name(repo, ref)
+        return self._retrying(what, lambda: self._get_manifest(repo, ref, accept, what))
+
+    def _get_manifest(
+        self, repo: str, ref: str, accept: Sequence[str], what: str
+    ) -> tuple[bytes, str, str]:
         resp = self._send(
             "GET",
             f"/v2/{repo}/manifests/{ref}",
@@ -387,6 +454,9 @@ class RegistryClient:
         except InvalidArgument as e:
             self.close()
             raise InvalidArgument(f"{what}: manifest: {e}") from None
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise errors.ConnectionLost(f"{what}: manifest download interrupted: {e}") from None
         media_type = (resp.header("Content-Type") or "").split(";")[0].strip()
         if not media_type or media_type in ("application/json", "text/plain"):
             media_type = _embedded_media_type(data) or media_type
@@ -459,13 +529,41 @@ class RegistryClient:
         *,
         size: int | None = None,
         progress: Progress | None = None,
+        on_retry: RetryNotice | None = None,
     ) -> int:
         """Stream a blob into ``writer`` from ``writer.offset`` on (HTTP Range).
 
         Returns the bytes written in this call. The caller commits the writer,
         which verifies the digest; on any error the writer keeps what it has.
+        A 429, a 5xx or a cut connection is retried (see ``retries``), each try
+        resuming from what the writer holds; ``on_retry`` hears of each wait.
         """
         what = self._name(repo, digest)
+        written = 0
+
+        def once() -> int:
+            nonlocal written
+            start = writer.offset
+            try:
+                n = self._fetch_blob(repo, digest, writer, size, progress, what)
+            except BaseException:
+                written += writer.offset - start  # kept by the writer for the next try
+                raise
+            written += n
+            return n
+
+        self._retrying(what, once, on_retry)
+        return written
+
+    def _fetch_blob(
+        self,
+        repo: str,
+        digest: str,
+        writer: BlobSink,
+        size: int | None,
+        progress: Progress | None,
+        what: str,
+    ) -> int:
         offset = writer.offset
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         resp = self._send(
@@ -532,12 +630,14 @@ class RegistryClient:
                     progress(done, total or 0)
         except (OSError, http.client.HTTPException) as e:
             self.close()
-            raise errors.Unavailable(f"{what}: download interrupted at {done} bytes: {e}") from None
+            raise errors.ConnectionLost(
+                f"{what}: download interrupted at {done} bytes: {e}") from None
         except BaseException:
             self.close()  # the rest of the body is still on the wire
             raise
         if total is not None and done != total:
-            raise errors.Unavailable(f"{what}: download ended at {done} of {total} bytes")
+            self.close()
+            raise errors.ConnectionLost(f"{what}: download ended at {done} of {total} bytes")
         return written
 
     def _follow(self, location: str, headers: Mapping[str, str], what: str) -> _Response:
@@ -581,14 +681,33 @@ class RegistryClient:
         Tries a cross-repository mount from ``mount_from`` first. Monolithic
         POST+PUT, or PATCH chunks of ``chunk_size`` bytes then a closing PUT.
         """
+        outcome = self.upload_blob(repo, digest, size, stream, mount_from=mount_from,
+                                   chunk_size=chunk_size, progress=progress)
+        if outcome is not Upload.PUSHED and progress is not None:
+            progress(size, size)
+        return outcome is Upload.PUSHED
+
+    def upload_blob(
+        self,
+        repo: str,
+        digest: str,
+        size: int,
+        stream: BinaryIO,
+        *,
+        mount_from: str | None = None,
+        chunk_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> Upload:
+        """:meth:`push_blob`, saying whether the blob existed, was mounted or was sent.
+
+        ``progress`` hears only of bytes actually sent.
+        """
         what = self._name(repo, digest)
         scope = f"repository:{repo}:pull,push"
         if mount_from:
             scope += f" repository:{mount_from}:pull"
         if self.blob_exists(repo, digest, push=True) is not None:
-            if progress is not None:
-                progress(size, size)
-            return False
+            return Upload.EXISTS
         start = f"/v2/{repo}/blobs/uploads/"
         if mount_from:
             q = urllib.parse.urlencode({"mount": digest, "from": mount_from})
@@ -596,9 +715,7 @@ class RegistryClient:
         resp = self._send("POST", start, {"Content-Length": "0"}, b"", scope)
         self._drain(resp)
         if resp.status == 201 and mount_from:
-            if progress is not None:
-                progress(size, size)
-            return False
+            return Upload.MOUNTED
         if resp.status != 202:
             raise errors.from_response(resp.status, b"", what, resp.header("Retry-After"))
         location = resp.header("Location") or ""
@@ -642,7 +759,7 @@ class RegistryClient:
         if resp.status != 201:
             raise self._fail(resp, what)
         self._drain(resp)
-        return True
+        return Upload.PUSHED
 
     def tags(self, repo: str) -> list[str]:
         """Every tag of ``repo`` (following ``Link: <...>; rel="next"`` pages)."""

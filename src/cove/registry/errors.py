@@ -31,6 +31,23 @@ class RateLimited(Unavailable):
     """TOOMANYREQUESTS / HTTP 429; ``retry_after`` holds the Retry-After seconds if sent."""
 
 
+class ServerError(Unavailable):
+    """HTTP 5xx: the registry failed this request; another try may work."""
+
+
+class ConnectionLost(Unavailable):
+    """The connection broke or timed out during a request or a download."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a request that failed with ``exc`` is worth retrying.
+
+    A refused connection is not: nothing listens there, and waiting for it
+    would only delay the error.
+    """
+    return isinstance(exc, RateLimited | ServerError | ConnectionLost)
+
+
 class DigestMismatch(InvalidArgument):
     """Content from the registry does not match the digest it was asked for."""
 
@@ -93,5 +110,5 @@ def from_response(status: int, body: bytes, what: str, retry_after: str | None =
     if code in _INVALID:
         return InvalidArgument(text)
     if status >= 500:
-        return Unavailable(f"{what}: registry error: {message}", _retry_after(retry_after))
+        return ServerError(f"{what}: registry error: {message}", _retry_after(retry_after))
     return RegistryError(text, status, code)

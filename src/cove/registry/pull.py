@@ -19,6 +19,7 @@ from cove.registry.client import (
     MEDIA_OCI_INDEX,
     RegistryClient,
 )
+from cove.registry.progress import MessageSink, Reporter, reporter, retry_text, short_id
 from cove.registry.store import BlobStore
 
 log = logging.getLogger(__name__)
@@ -88,15 +89,21 @@ def pull(
     *,
     progress: BlobProgress | None = None,
     workers: int = 3,
+    events: Reporter | MessageSink | None = None,
 ) -> str:
     """Pull ``repo:ref`` into ``store``; returns the digest ``ref`` resolved to.
 
     That is the index's digest for a multi-platform image (the index and the
-    one platform's manifest are stored), else the manifest's.
+    one platform's manifest are stored), else the manifest's.  ``events``
+    receives docker's pull messages for the layers ("Pulling fs layer",
+    "Downloading", "Download complete", "Already exists", ...; see
+    :mod:`cove.registry.progress`), from the download threads too.
     """
     want = platform or host_platform()
     what = f"{client.host}/{repo}:{ref}"
+    out = reporter(events)
     top, top_type, top_digest = client.get_manifest(repo, ref)
+    out.status(f"Pulling from {repo}", ref)
     manifests = [(top, top_digest)]
     doc = _json(top, what)
     if is_index(top_type, doc):
@@ -107,31 +114,55 @@ def pull(
     layers = doc.get("layers")
     if not isinstance(layers, list):
         raise InvalidArgument(f"{what}: manifest without layers")
-    blobs = [_descriptor(doc.get("config"), what)]
-    blobs += [_descriptor(layer, what) for layer in layers]
+    config = _descriptor(doc.get("config"), what)
+    blobs = [config] + [_descriptor(layer, what) for layer in layers]
     seen: set[str] = set()
     todo = []
     for digest, size in blobs:
         if digest in seen:
             continue
         seen.add(digest)
+        shown = digest != config[0]  # docker does not show the config blob
         if store.exists(digest):
             if progress is not None:
                 progress(digest, size, size)
+            if shown:
+                out.status("Already exists", short_id(digest))
             continue
         todo.append((digest, size))
+        if shown:
+            out.status("Pulling fs layer", short_id(digest))
+    if out.enabled:
+        queued = [d for d, _ in todo if d != config[0]][max(1, workers):]
+        for digest in queued:
+            out.status("Waiting", short_id(digest))
 
     def fetch(item: tuple[str, int]) -> None:
         digest, size = item
-        cb = None if progress is None else (lambda done, _t: progress(digest, done, size))
+        ident = short_id(digest) if digest != config[0] and out.enabled else None
+
+        def cb(done: int, _total: int) -> None:
+            if progress is not None:
+                progress(digest, done, size)
+            if ident is not None:
+                out.bytes("Downloading", ident, done, size)
+
+        def retrying(delay: float, _exc: BaseException) -> None:
+            if ident is not None:
+                out.status(retry_text(delay), ident)
+
         # Not ``with``: the store drops the partial data when its block fails,
         # and an interrupted download must stay for the next pull to resume.
         w = store.writer(f"pull-{digest}", expected=digest, size=size)
         try:
-            client.fetch_blob(repo, digest, w, size=size, progress=cb)
+            client.fetch_blob(repo, digest, w, size=size, progress=cb, on_retry=retrying)
+            if ident is not None:
+                out.status("Verifying Checksum", ident)
             w.commit()
         finally:
             w.close()
+        if ident is not None:
+            out.status("Download complete", ident)
 
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
