@@ -468,3 +468,42 @@ def test_pull_and_push_report_docker_messages(
     svc.pull(name, events=second.append)
     assert _statuses(second, layer_id) == ["Already exists"]
     assert second[-1] == {"status": f"Status: Image is up to date for {name}"}
+
+
+def test_list_filters_before_since_and_not_label(
+    image_service: ImageService, tmp_path: Path
+) -> None:
+    svc = image_service
+    made = []
+    for n, labels in enumerate([{"tier": "base"}, {"tier": "app"}, {}]):
+        d = tmp_path / f"l{n}"
+        d.mkdir()
+        (d / f"f{n}").write_text(str(n))
+        made.append(svc.create_image(
+            [tar_tree(d)],
+            {"created": f"2024-01-0{n + 1}T00:00:00.{n}Z", "config": {"Labels": labels}},
+            f"cove-test/f{n}:1"))
+    ids = [m.id for m in made]
+
+    def listed(filters: dict[str, list[str]]) -> list[str]:
+        return [s["Id"] for s in svc.list(filters)]
+
+    assert listed({}) == ids[::-1]
+    assert listed({"before": ["cove-test/f2:1"]}) == [ids[1], ids[0]]
+    assert listed({"since": ["cove-test/f0:1"]}) == [ids[2], ids[1]]
+    assert listed({"since": [ids[0][7:19]], "before": ["cove-test/f2:1"]}) == [ids[1]]
+    assert listed({"label!": ["tier"]}) == [ids[2]]
+    assert listed({"label!": ["tier=base"]}) == [ids[2], ids[1]]
+    assert listed({"label": ["tier"], "label!": ["tier=app"]}) == [ids[0]]
+    assert listed({"until": ["2024-01-02T12:00:00Z"]}) == [ids[1], ids[0]]
+    with pytest.raises(NotFound, match="No such image"):
+        svc.list({"before": ["cove-test/none:1"]})
+    with pytest.raises(InvalidArgument, match="invalid filter"):
+        svc.list({"size": ["1"]})
+
+    # prune -a with label!=: the images carrying the label stay
+    deleted, _ = svc.prune(all=True, filters={"label!": ["tier"]})
+    assert deleted == [{"Untagged": "cove-test/f2:1"}, {"Deleted": ids[2]}]
+    deleted, _ = svc.prune(all=True, filters={"label!": ["tier=base"]})
+    assert deleted == [{"Untagged": "cove-test/f1:1"}, {"Deleted": ids[1]}]
+    assert listed({}) == [ids[0]]

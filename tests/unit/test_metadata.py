@@ -166,6 +166,12 @@ def test_filters(store: MetadataStore) -> None:
     assert len(names(ImageFilters(labels=["env"]))) == 3
     assert names(ImageFilters(labels=["env=prod", "x"])) == ["docker.io/library/busybox:latest"]
     assert names(ImageFilters(labels=["x="])) == ["docker.io/library/busybox:latest"]
+    # label!=: out when every condition matches (docker's MatchKVList)
+    assert names(ImageFilters(dangling=False, not_labels=["env"])) == [
+        "docker.io/library/alpine:3", "docker.io/user/app:v1"]
+    assert names(ImageFilters(labels=["env"], not_labels=["env=prod"])) == [
+        "docker.io/library/busybox:1.36"]
+    assert len(names(ImageFilters(dangling=False, not_labels=["env=prod", "x"]))) == 4
     assert names(ImageFilters(references=["busybox"])) == [
         "docker.io/library/busybox:1.36",
         "docker.io/library/busybox:latest",

@@ -26,7 +26,7 @@ import tarfile
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -34,6 +34,7 @@ from typing import Any, BinaryIO, cast
 from cove.content import ContentStore
 from cove.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from cove.images.chain import chain_ids
+from cove.images.filters import PRUNE_KEYS, image_filters, parse_time_ns, until_seconds
 from cove.images.reference import Reference, parse_reference
 from cove.metadata import Descriptor, Image, ImageFilters, MetadataStore
 from cove.oci.image import (
@@ -580,22 +581,19 @@ class ImageService:
         """docker image prune: dangling images (every unused one with ``all``).
 
         Filters: ``until`` (a time as seconds, RFC 3339 or a duration like ``10m``),
-        ``label`` (``key``, ``key=value``, ``label!=...``).  Images a container uses stay.
+        ``label`` (``key``, ``key=value``) and ``label!`` (left out when every one
+        matches, as docker does).  Images a container uses stay.
         """
-        filters = filters or {}
-        unknown = set(filters) - {"until", "label", "label!"}
-        if unknown:
-            raise InvalidArgument(f"invalid filter '{sorted(unknown)[0]}'")
-        until = [_until(v) for v in filters.get("until", [])]
+        wanted = image_filters(filters, PRUNE_KEYS)
+        until = [until_seconds(v) for v in wanted.until]
         candidates = self.metadata.list_images(
-            ImageFilters(dangling=None if all else True, labels=filters.get("label", ()))
+            ImageFilters(dangling=None if all else True, labels=wanted.labels,
+                         not_labels=wanted.not_labels)
         )
         deleted: list[dict[str, str]] = []
         gone_targets: set[str] = set()
         for image in candidates:
             if any(image.created >= u * 1_000_000_000 for u in until):
-                continue
-            if any(_labels_match(image.labels, x) for x in filters.get("label!", [])):
                 continue
             if self.metadata.containers_using(image):
                 continue
@@ -612,6 +610,14 @@ class ImageService:
         return deleted, freed
 
     # -- listing and inspection --------------------------------------------------------------
+
+    def _created_ns(self, image: Image) -> int:
+        """When the image was made (its config's ``created``; else when it was recorded)."""
+        try:
+            created = self._resolve_target(image.target).config.created
+        except (NotFound, InvalidArgument):
+            created = None
+        return parse_time_ns(created) or image.created
 
     def _groups(self, images: list[Image]) -> dict[str, list[Image]]:
         groups: dict[str, list[Image]] = {}
@@ -768,8 +774,22 @@ class ImageService:
 
 
     # Last in the class: its name shadows the builtin in later annotations.
-    def list(self, filters: ImageFilters | None = None) -> list[dict[str, Any]]:
-        """docker images: one ImageSummary per image (config digest), newest first."""
+    def list(
+        self, filters: ImageFilters | Mapping[str, Sequence[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        """docker images: one ImageSummary per image (config digest), newest first.
+
+        ``filters``: an ImageFilters, or docker's filter map (see
+        :func:`cove.images.filters.image_filters`).
+        """
+        if filters is not None and not isinstance(filters, ImageFilters):
+            filters = image_filters(filters)
+        before = since = None
+        if filters is not None and filters.before:
+            before = self._created_ns(self._find(filters.before)[0])
+        if filters is not None and filters.since:
+            since = self._created_ns(self._find(filters.since)[0])
+        until = [until_seconds(u) * 1e9 for u in (filters.until if filters else ())]
         out: list[dict[str, Any]] = []
         for images in self._groups(self.metadata.list_images(filters)).values():
             try:
@@ -777,6 +797,13 @@ class ImageService:
                 config = self._resolve_target(images[0].target).config
             except (NotFound, InvalidArgument) as e:
                 log.warning("image %s is unreadable: %s", images[0].name, e)
+                continue
+            created_ns = parse_time_ns(config.created) or images[0].created
+            if before is not None and not created_ns < before:
+                continue
+            if since is not None and not created_ns > since:
+                continue
+            if any(created_ns > u for u in until):
                 continue
             tags, digests = self._names(images)
             created = _parse_time(config.created) or images[0].created // 1_000_000_000
@@ -823,32 +850,6 @@ def _display(name: str) -> str:
         return parse_reference(name).familiar()
     except InvalidArgument:
         return name
-
-
-def _labels_match(labels: dict[str, str], wanted: str) -> bool:
-    key, sep, value = wanted.partition("=")
-    if key not in labels:
-        return False
-    return not sep or labels[key] == value
-
-
-def _until(value: str) -> float:
-    """``until``: seconds since the epoch, an RFC 3339 time, or a duration ago (10m, 2h)."""
-    text = value.strip()
-    units = {"s": 1, "m": 60, "h": 3600}
-    if text and text[-1] in units:
-        try:
-            return time.time() - float(text[:-1]) * units[text[-1]]
-        except ValueError:
-            pass
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    seconds = _parse_time(text)
-    if seconds == 0:
-        raise InvalidArgument(f"invalid filter 'until={value}'")
-    return float(seconds)
 
 
 __all__ = ["ImageRecord", "ImageService", "LayerSource", "Progress"]

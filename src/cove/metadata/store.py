@@ -61,11 +61,21 @@ class Image:
 
 @dataclass(frozen=True, slots=True)
 class ImageFilters:
-    """Docker's ``images --filter``: every given condition must hold (label/reference: any)."""
+    """Docker's ``images --filter``: every given condition must hold (label/reference: any).
+
+    ``not_labels`` is ``label!=``: an image is left out when it matches every one
+    of them (docker's ``MatchKVList``). ``before``/``since`` (image names or IDs)
+    and ``until`` (a time) need the images' configs: the image service applies
+    them, the database ignores them.
+    """
 
     dangling: bool | None = None
     labels: Sequence[str] = ()  # "key" or "key=value"; all must match
     references: Sequence[str] = ()  # globs on the familiar name[:tag]; any may match
+    not_labels: Sequence[str] = ()  # "key" or "key=value"; out when all match
+    before: str | None = None  # only images created before this image
+    since: str | None = None  # only images created after this image
+    until: Sequence[str] = ()  # only images created before each of these times
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +333,8 @@ class MetadataStore:
             if filters.dangling is not None and image.dangling != filters.dangling:
                 continue
             if filters.labels and not _labels_match(image.labels, filters.labels):
+                continue
+            if filters.not_labels and _labels_match(image.labels, filters.not_labels):
                 continue
             if patterns and not any(_reference_matches(p, image.name) for p in patterns):
                 continue
