@@ -38,3 +38,11 @@ class SyscallError(CoveError):
     def __init__(self, message: str, errno: int = 0) -> None:
         super().__init__(message)
         self.errno = errno
+
+
+class Conflict(FailedPrecondition):
+    """The request conflicts with the object's current state (running, paused, in use)."""
+
+
+class NotModified(CoveError):
+    """Nothing to do: the object is already in the asked state (HTTP 304 at the API)."""

@@ -1,0 +1,1 @@
+"""Endpoint handlers, one module per area of the Engine API."""

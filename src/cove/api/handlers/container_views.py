@@ -1,0 +1,186 @@
+"""Containers as the API shows them: inspect documents, list summaries, ps filters."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from cove.engine.containers import model
+from cove.engine.containers.model import Container
+from cove.engine.humanize import human_duration
+from cove.engine.timeutil import parse_rfc3339
+from cove.errors import InvalidArgument
+
+
+def _unix(ts: str) -> int:
+    try:
+        return int(parse_rfc3339(ts))
+    except InvalidArgument:
+        return 0
+
+
+def state_view(c: Container) -> dict[str, Any]:
+    st = c.state
+    out: dict[str, Any] = {
+        "Status": st.status,
+        "Running": st.status in (model.RUNNING, model.PAUSED),
+        "Paused": st.status == model.PAUSED,
+        "Restarting": st.status == model.RESTARTING,
+        "OOMKilled": st.oom_killed,
+        "Dead": st.status == model.DEAD,
+        "Pid": st.pid,
+        "ExitCode": st.exit_code,
+        "Error": st.error,
+        "StartedAt": st.started_at,
+        "FinishedAt": st.finished_at,
+        # Beyond Docker: PID 1 ignored the stop signal and was killed.
+        "StopSignalIgnored": st.stop_signal_ignored,
+    }
+    if st.health is not None:
+        out["Health"] = {"Status": st.health.status, "FailingStreak": st.health.failing_streak,
+                         "Log": st.health.log}
+    return out
+
+
+def inspect_view(c: Container, exec_ids: list[str] | None = None) -> dict[str, Any]:
+    host_config = dict(c.host_config)
+    return {
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": list(c.args),
+        "State": state_view(c),
+        "Image": c.image_id,
+        "ResolvConfPath": c.resolv_conf_path,
+        "HostnamePath": c.hostname_path,
+        "HostsPath": c.hosts_path,
+        "LogPath": c.log_path,
+        "Name": "/" + c.name,
+        "RestartCount": c.state.restart_count,
+        "Driver": c.driver,
+        "Platform": c.platform,
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": exec_ids or None,
+        "HostConfig": host_config,
+        "GraphDriver": {"Name": c.driver, "Data": {"MergedDir": c.rootfs}},
+        "Mounts": list(c.mounts),
+        "Config": dict(c.config, Image=c.image),
+        "NetworkSettings": network_settings(c),
+    }
+
+
+def network_settings(c: Container) -> dict[str, Any]:
+    mode = c.host_config.get("NetworkMode") or "default"
+    return {
+        "Bridge": "", "SandboxID": "", "SandboxKey": "",
+        "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {}, "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+        "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Networks": {} if mode in ("none", "host", "default", "bridge") else {},
+    }
+
+
+def status_text(c: Container, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    st = c.state
+    if st.status in (model.RUNNING, model.PAUSED):
+        text = "Up " + human_duration(now - _unix(st.started_at))
+        if st.status == model.PAUSED:
+            text += " (Paused)"
+        elif st.health is not None:
+            text += " (health: starting)" if st.health.status == "starting" \
+                else f" ({st.health.status})"
+        return text
+    if st.status == model.RESTARTING:
+        return f"Restarting ({st.exit_code}) {human_duration(now - _unix(st.finished_at))} ago"
+    if st.status == model.EXITED:
+        if st.finished_at == model.ZERO_TIME:
+            return "Created"
+        return f"Exited ({st.exit_code}) {human_duration(now - _unix(st.finished_at))} ago"
+    if st.status == model.REMOVING:
+        return "Removal In Progress"
+    if st.status == model.DEAD:
+        return "Dead"
+    return "Created"
+
+
+def summary_view(c: Container, size: bool = False) -> dict[str, Any]:
+    command = " ".join([c.path, *c.args]).strip() if c.path else ""
+    out: dict[str, Any] = {
+        "Id": c.id,
+        "Names": ["/" + c.name],
+        "Image": c.image,
+        "ImageID": c.image_id,
+        "Command": command,
+        "Created": _unix(c.created),
+        "Ports": [],
+        "Labels": dict(c.config.get("Labels") or {}),
+        "State": c.state.status,
+        "Status": status_text(c),
+        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": {}},
+        "Mounts": list(c.mounts),
+    }
+    return out
+
+
+_PS_FILTERS = {"status", "label", "name", "ancestor", "exited", "id", "before", "since",
+               "health", "is-task", "volume", "network", "publish", "expose"}
+_STATUSES = {"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+
+
+def validate_ps_filters(filters: dict[str, list[str]]) -> None:
+    for key, values in filters.items():
+        if key not in _PS_FILTERS:
+            raise InvalidArgument(f"invalid filter '{key}'")
+        if key == "status":
+            for v in values:
+                if v not in _STATUSES:
+                    raise InvalidArgument(
+                        f"invalid filter 'status={v}': the status must be one of "
+                        "created, restarting, running, removing, paused, exited, dead")
+        if key == "exited":
+            for v in values:
+                if not v.lstrip("-").isdigit():
+                    raise InvalidArgument(f"invalid filter 'exited={v}'")
+        if key == "health":
+            for v in values:
+                if v not in ("starting", "healthy", "unhealthy", "none"):
+                    raise InvalidArgument(f"invalid filter 'health={v}'")
+
+
+def _label_match(labels: dict[str, str], wanted: str) -> bool:
+    key, sep, value = wanted.partition("=")
+    if key not in labels:
+        return False
+    return not sep or labels[key] == value
+
+
+def matches(c: Container, filters: dict[str, list[str]],
+            image_matcher: Any = None) -> bool:
+    f = filters
+    if "status" in f and c.state.status not in f["status"]:
+        return False
+    if "id" in f and not any(c.id.startswith(v) for v in f["id"]):
+        return False
+    if "name" in f and not any(re.search(v, "/" + c.name) or re.search(v, c.name)
+                               for v in f["name"]):
+        return False
+    labels = {str(k): str(v) for k, v in (c.config.get("Labels") or {}).items()}
+    if "label" in f and not all(_label_match(labels, v) for v in f["label"]):
+        return False
+    if "exited" in f:
+        if c.state.status != model.EXITED or c.state.finished_at == model.ZERO_TIME:
+            return False
+        if not any(int(v) == c.state.exit_code for v in f["exited"]):
+            return False
+    if "health" in f:
+        health = c.state.health.status if c.state.health else "none"
+        if health not in f["health"]:
+            return False
+    return not ("ancestor" in f and image_matcher is not None
+                and not any(image_matcher(c, v) for v in f["ancestor"]))

@@ -1,0 +1,68 @@
+"""Everything a request handler may reach: the daemon's services, built once at start."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cove.engine.events import EventLog
+
+if TYPE_CHECKING:
+    from cove.daemon.config import DaemonConfig
+    from cove.engine.containers.model import Container
+    from cove.engine.containers.service import ContainerService
+    from cove.images.service import ImageService
+
+
+@dataclass
+class DaemonContext:
+    config: DaemonConfig
+    images: ImageService
+    containers: ContainerService
+    events: EventLog = field(default_factory=EventLog)
+    started: float = 0.0
+
+    def exec_ids(self, container_id: str) -> list[str]:
+        return []
+
+    def image_matcher(self, c: Container, ref: str) -> bool:
+        """ps --filter ancestor=: the image by name, id or a parent of it."""
+        if c.image == ref:
+            return True
+        try:
+            return self.images.get(ref).id == c.image_id
+        except Exception:
+            return False
+
+    def container_sizes(self, c: Container) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs): bytes written by the container, and with the image."""
+        rw = _tree_size(self.images.snapshotter.upper_dir(self.images.rootfs_key(c.id))) \
+            if hasattr(self.images.snapshotter, "upper_dir") else 0
+        try:
+            image_size = int(self.images.inspect(c.image_id).get("Size") or 0)
+        except Exception:
+            image_size = 0
+        return rw, rw + image_size
+
+    def resize_container(self, c: Container, height: int, width: int) -> None:
+        ctl = os.path.join(c.bundle, "ctl")
+        with contextlib.suppress(OSError):
+            fd = os.open(ctl, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                os.write(fd, f"1 {height} {width}\n".encode())
+            finally:
+                os.close(fd)
+
+
+def _tree_size(path: str | None) -> int:
+    if not path:
+        return 0
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+        del dirpath
+    return total

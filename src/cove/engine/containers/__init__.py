@@ -1,0 +1,1 @@
+"""Containers as the engine sees them: records, their store, lifecycle and logs."""

@@ -1,0 +1,734 @@
+"""The container lifecycle: create, start, stop, kill, wait, remove, and exits.
+
+Every change follows the same order: do the work, write the record, then answer. A
+daemon killed in between finds the record of the last acknowledged state and
+reconciles it with what really runs (``reconcile``). Requests on one container are
+serialised by its lock; the exit of a container is handled on the watcher's thread
+under the same lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal as signal_mod
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cove.engine import monitor
+from cove.engine.containers import model
+from cove.engine.containers.logs import LogQuery, stream_logs
+from cove.engine.containers.model import Container
+from cove.engine.containers.store import ContainerStore, validate_name
+from cove.engine.events import EventLog
+from cove.engine.oci_runtime import OciRuntime, find_runtime
+from cove.errors import Conflict, InvalidArgument, NotFound, NotModified
+
+if TYPE_CHECKING:
+    from cove.engine.containers.specs import SpecBuilder
+    from cove.images.service import ImageService
+
+log = logging.getLogger("cove.engine.containers")
+
+DEFAULT_STOP_TIMEOUT = 10
+# Restart back-off: 100 ms doubling up to a minute, reset after 10 s of running (Docker's).
+BACKOFF_START = 0.1
+BACKOFF_MAX = 60.0
+BACKOFF_RESET_AFTER = 10.0
+
+
+@dataclass
+class EngineConfig:
+    root: str
+    exec_root: str
+    default_runtime: str = "cove-runtime"
+    runtimes: dict[str, str] | None = None
+    log_max_size: int = 10 * 1024 * 1024
+    log_max_file: int = 3
+    init_path: str = "/usr/bin/tini-static"
+
+
+def signal_number(value: str | int | None, default: int = signal_mod.SIGTERM) -> int:
+    """SIGTERM, TERM, 15 → 15; Docker's validation wording on bad input."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, int):
+        number = value
+    else:
+        text = value.strip().upper()
+        if text.isdigit():
+            number = int(text)
+        else:
+            name = text if text.startswith("SIG") else "SIG" + text
+            try:
+                number = int(signal_mod.Signals[name])
+            except KeyError:
+                if name.startswith("SIGRTMIN") or name.startswith("SIGRTMAX"):
+                    number = _rt_signal(name)
+                else:
+                    raise InvalidArgument(f"Invalid signal: {value}") from None
+    if not 0 < number < 65:
+        raise InvalidArgument(f"Invalid signal: {value}")
+    return number
+
+
+def _rt_signal(name: str) -> int:
+    base, _, offset = name.partition("+") if "+" in name else name.partition("-")
+    n = int(signal_mod.SIGRTMIN) if base == "SIGRTMIN" else int(signal_mod.SIGRTMAX)
+    if offset:
+        n = n + int(offset) if "+" in name else n - int(offset)
+    return n
+
+
+class PendingAttach:
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.connected = threading.Event()
+
+
+class ContainerService:
+    def __init__(self, config: EngineConfig, images: ImageService, specs: SpecBuilder,
+                 events: EventLog) -> None:
+        self.config = config
+        self.images = images
+        self.specs = specs
+        self.events = events
+        self.store = ContainerStore(config.root)
+        self.exec_dir = os.path.join(config.exec_root, "containers")
+        self.exit_dir = os.path.join(config.exec_root, "exits")
+        self.socket_dir = os.path.join(config.exec_root, "attach")
+        for d in (self.exec_dir, self.exit_dir, self.socket_dir):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+        self._runtimes: dict[str, OciRuntime] = {}
+        self._changed = threading.Condition()
+        self._backoff: dict[str, float] = {}
+        self._timers: dict[str, threading.Timer] = {}
+        self._closing = False
+        # Clients attached before start: start connects them to the monitor before the
+        # process runs, so they miss none of its output.
+        self._attachers: dict[str, list[PendingAttach]] = {}
+        # Ends of runs (exits and failed starts) per container: an attached client
+        # follows the output until this changes.
+        self._ends: dict[str, int] = {}
+        self.watcher = monitor.ExitWatcher(self._on_monitor_exit)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def runtime(self, name: str) -> OciRuntime:
+        rt = self._runtimes.get(name)
+        if rt is None:
+            table = self.config.runtimes or {}
+            path = find_runtime(table.get(name, name))
+            rt = OciRuntime(path, os.path.join(self.config.exec_root, "runtime", name))
+            self._runtimes[name] = rt
+        return rt
+
+    def known_runtime(self, name: str) -> str:
+        allowed = {"cove-runtime", "runc", "crun", *(self.config.runtimes or {})}
+        if name not in allowed:
+            raise InvalidArgument(f"Unknown runtime specified {name}")
+        find_runtime((self.config.runtimes or {}).get(name, name))
+        return name
+
+    def paths(self, c: Container) -> monitor.MonitorPaths:
+        return monitor.MonitorPaths(os.path.join(self.exec_dir, c.id), self.exit_dir,
+                                    self.socket_dir)
+
+    def get(self, ref: str) -> Container:
+        return self.store.get(ref)
+
+    def _attrs(self, c: Container, **extra: str) -> dict[str, str]:
+        attrs = {"image": c.image, "name": c.name}
+        labels = c.config.get("Labels") or {}
+        attrs.update({str(k): str(v) for k, v in labels.items()})
+        attrs.update(extra)
+        return attrs
+
+    def _changed_now(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def _save(self, c: Container) -> None:
+        self.store.save(c)
+        self._changed_now()
+
+    # -- create ----------------------------------------------------------------------------
+
+    def create(self, body: dict[str, Any], name: str | None) -> Container:
+        if not isinstance(body, dict):
+            raise InvalidArgument("container config must be a JSON object")
+        image_ref = body.get("Image")
+        if not isinstance(image_ref, str) or not image_ref:
+            raise InvalidArgument("Config cannot be empty in order to create a container")
+        if name:
+            name = validate_name(name)
+        host_config = body.get("HostConfig") or {}
+        if not isinstance(host_config, dict):
+            raise InvalidArgument("HostConfig must be a JSON object")
+        runtime_name = self.known_runtime(host_config.get("Runtime") or
+                                          self.config.default_runtime)
+        try:
+            image = self.images.get(image_ref)
+        except NotFound:
+            raise NotFound(f"No such image: {image_ref}") from None
+        image_info = self.images.inspect(image_ref)
+        image_config = image_info.get("Config") or {}
+        cid = self.store.new_id()
+        # Validate and merge before anything is created on disk.
+        plan = self.specs.plan(body, image_config, container_id=cid)
+        c = Container(
+            id=cid, name=name or "", created=model.now_rfc3339(), image=image_ref,
+            image_id=image.id, config=plan.config, host_config=plan.host_config,
+            networking_config=body.get("NetworkingConfig") or {}, runtime=runtime_name,
+            driver=getattr(self.images, "snapshotter_name", "overlay"),
+            path=plan.path, args=plan.args)
+        self.store.reserve(c)
+        cdir = self.store.dir_of(cid)
+        try:
+            c.bundle = os.path.join(self.exec_dir, cid)
+            os.makedirs(c.bundle, mode=0o700, exist_ok=True)
+            c.rootfs = os.path.join(cdir, "rootfs")
+            os.makedirs(c.rootfs, mode=0o755, exist_ok=True)
+            c.log_path = os.path.join(cdir, f"{cid}-json.log")
+            c.hostname_path = os.path.join(cdir, "hostname")
+            c.hosts_path = os.path.join(cdir, "hosts")
+            c.resolv_conf_path = os.path.join(cdir, "resolv.conf")
+            self._write_etc_files(c)
+            self.images.prepare_rootfs(image_ref, cid)
+            self._mount_rootfs(c)
+            # A full spec now: every remaining error (users, devices) surfaces at create.
+            self._write_spec(c)
+            self._save(c)
+        except BaseException:
+            self._undo_create(c)
+            raise
+        self.events.emit("container", "create", cid, self._attrs(c))
+        return c
+
+    def _undo_create(self, c: Container) -> None:
+        with contextlib.suppress(Exception):
+            self._unmount_rootfs(c)
+        with contextlib.suppress(Exception):
+            self.images.release_rootfs(c.id)
+        shutil.rmtree(os.path.join(self.exec_dir, c.id), ignore_errors=True)
+        self.store.release(c)
+
+    def _write_etc_files(self, c: Container) -> None:
+        hostname = c.config.get("Hostname") or c.id[:12]
+        domain = c.config.get("Domainname") or ""
+        with open(c.hostname_path, "w") as f:
+            f.write(hostname + "\n")
+        fqdn = f"{hostname}.{domain}" if domain else hostname
+        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                 "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix",
+                 "ff02::1\tip6-allnodes", "ff02::2\tip6-allrouters"]
+        for entry in c.host_config.get("ExtraHosts") or []:
+            host, _, addr = str(entry).partition(":")
+            if addr:
+                hosts.append(f"{addr}\t{host}")
+        hosts.append(f"127.0.1.1\t{fqdn} {hostname}" if domain else f"127.0.1.1\t{hostname}")
+        with open(c.hosts_path, "w") as f:
+            f.write("\n".join(hosts) + "\n")
+        # No network yet beyond loopback: the host's resolvers, minus loopback ones
+        # that would point into the container itself.
+        lines = []
+        with contextlib.suppress(OSError), open("/etc/resolv.conf") as src:
+            for line in src:
+                parts = line.split()
+                if parts[:1] == ["nameserver"] and len(parts) > 1 and \
+                        parts[1].startswith("127."):
+                    continue
+                lines.append(line.rstrip("\n"))
+        dns = c.host_config.get("Dns") or []
+        if dns:
+            lines = [ln for ln in lines if not ln.startswith("nameserver")]
+            lines += [f"nameserver {d}" for d in dns]
+        for key, field_name in (("search", "DnsSearch"), ("options", "DnsOptions")):
+            values = c.host_config.get(field_name) or []
+            if values:
+                lines = [ln for ln in lines if not ln.startswith(key)]
+                lines.append(f"{key} {' '.join(values)}")
+        with open(c.resolv_conf_path, "w") as f:
+            f.write("\n".join(lines) + ("\n" if lines else ""))
+
+    def _mount_rootfs(self, c: Container) -> None:
+        if os.path.ismount(c.rootfs):
+            return
+        mounts = self.images.snapshotter.mounts(self.images.rootfs_key(c.id))
+        from cove.snapshots.base import mount_all
+        mount_all(mounts, c.rootfs)
+
+    def _unmount_rootfs(self, c: Container) -> None:
+        from cove.snapshots.base import unmount_all
+        if os.path.ismount(c.rootfs):
+            unmount_all(c.rootfs)
+
+    def _write_spec(self, c: Container) -> None:
+        spec = self.specs.build(c, init_path=self.config.init_path)
+        import json
+        path = os.path.join(c.bundle, "config.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(spec, f)
+        os.rename(path + ".tmp", path)
+
+    # -- start -----------------------------------------------------------------------------
+
+    def start(self, ref: str) -> Container:
+        c = self.get(ref)
+        with self.store.lock(c.id):
+            if c.state.status == model.PAUSED:
+                raise Conflict("cannot start a paused container, try unpause instead")
+            if c.state.running:
+                raise NotModified(f"container {c.id} is already running")
+            if c.state.status == model.REMOVING:
+                raise Conflict(f"container {c.id} is marked for removal and cannot be started")
+            c.state.stopped_by_user = False
+            self._start_locked(c)
+        return c
+
+    def _start_locked(self, c: Container) -> None:
+        rt = self.runtime(c.runtime)
+        # A previous run's runtime state (after a daemon crash) would block create.
+        rt.delete(c.id, force=True)
+        self._mount_rootfs(c)
+        self._write_spec(c)
+        paths = self.paths(c)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(paths.directory, "oom"))
+        log_type = (c.host_config.get("LogConfig") or {}).get("Type") or "json-file"
+        cfg = c.config
+        req = monitor.MonitorRequest(
+            container_id=c.id, bundle=c.bundle, runtime_path=rt.path, runtime_root=rt.root,
+            log_path=None if log_type == "none" else c.log_path, paths=paths,
+            terminal=bool(cfg.get("Tty")), stdin=bool(cfg.get("OpenStdin")),
+            leave_stdin_open=bool(cfg.get("OpenStdin")) and not cfg.get("StdinOnce"),
+            log_size_max=self._log_max_size(c))
+        try:
+            conmon_pid, pid = monitor.launch(req)
+        except Exception as e:
+            c.state.error = str(e)
+            c.state.exit_code = 127 if "not found" in str(e) or "no such file" in str(e) \
+                else 126 if "permission denied" in str(e) else 128
+            c.state.status = model.EXITED if c.state.started_at != model.ZERO_TIME \
+                else model.CREATED
+            self._save(c)
+            self._run_ended(c.id)
+            raise
+        self._connect_attachers(c)
+        try:
+            rt.start(c.id)
+        except Exception as e:
+            with contextlib.suppress(Exception):
+                rt.kill(c.id, signal_mod.SIGKILL)
+            c.state.error = str(e)
+            self._save(c)
+            self._run_ended(c.id)
+            raise
+        st = c.state
+        st.status = model.RUNNING
+        st.pid = pid
+        st.monitor_pid = conmon_pid
+        st.started_at = model.now_rfc3339()
+        st.error = ""
+        st.exit_code = 0
+        st.oom_killed = False
+        st.stop_signal_ignored = False
+        if (c.config.get("Healthcheck") or {}).get("Test") not in (None, [], ["NONE"]):
+            st.health = model.Health()
+        self._save(c)
+        self.watcher.watch(c.id, conmon_pid)
+        self.events.emit("container", "start", c.id, self._attrs(c))
+
+    def run_generation(self, cid: str) -> int:
+        return self._ends.get(cid, 0)
+
+    def _run_ended(self, cid: str) -> None:
+        self._ends[cid] = self._ends.get(cid, 0) + 1
+        self._changed_now()
+
+    def wait_for_start(self, cid: str, gone: Callable[[], bool]) -> PendingAttach | None:
+        """For an attach before start: block until the monitor exists (or give up)."""
+        pending = PendingAttach()
+        with self._changed:
+            self._attachers.setdefault(cid, []).append(pending)
+        try:
+            while not pending.ready.wait(0.5):
+                if gone() or self._closing or not self._exists(cid):
+                    return None
+            return pending
+        finally:
+            with self._changed:
+                waiting = self._attachers.get(cid, [])
+                if pending in waiting:
+                    waiting.remove(pending)
+
+    def _connect_attachers(self, c: Container) -> None:
+        with self._changed:
+            pending = list(self._attachers.pop(c.id, []))
+        for p in pending:
+            p.ready.set()
+        for p in pending:
+            p.connected.wait(5.0)
+
+    def _log_max_size(self, c: Container) -> int:
+        opts = (c.host_config.get("LogConfig") or {}).get("Config") or {}
+        raw = opts.get("max-size")
+        if raw:
+            from cove.engine.units import parse_bytes
+            return parse_bytes(str(raw))
+        return self.config.log_max_size
+
+    # -- exits -----------------------------------------------------------------------------
+
+    def _on_monitor_exit(self, cid: str) -> None:
+        try:
+            c = self.store.get(cid)
+        except NotFound:
+            return
+        with self.store.lock(c.id):
+            if not c.state.running:
+                return
+            self._record_exit(c)
+        self._after_exit(c)
+
+    def _record_exit(self, c: Container) -> None:
+        paths = self.paths(c)
+        code = monitor.read_exit_status(paths, c.id)
+        st = c.state
+        if code is None:
+            st.error = "the container's monitor ended without recording an exit status"
+            code = 255
+        st.exit_code = code
+        st.oom_killed = monitor.oom_happened(paths)
+        st.status = model.EXITED
+        st.pid = 0
+        st.monitor_pid = 0
+        st.finished_at = model.now_rfc3339()
+        if st.health is not None:
+            st.health.status = "unhealthy" if st.health.status != "healthy" else "healthy"
+        with contextlib.suppress(Exception):
+            self.runtime(c.runtime).delete(c.id, force=True)
+        self._save(c)
+        self._run_ended(c.id)
+        attrs = self._attrs(c, exitCode=str(code))
+        if st.oom_killed:
+            self.events.emit("container", "oom", c.id, self._attrs(c))
+        self.events.emit("container", "die", c.id, attrs)
+
+    def _after_exit(self, c: Container) -> None:
+        if self._closing:
+            return
+        if c.host_config.get("AutoRemove") and not self._should_restart(c):
+            with contextlib.suppress(Exception):
+                self.remove(c.id, force=True, volumes=True)
+            return
+        if self._should_restart(c):
+            self._schedule_restart(c)
+
+    def _should_restart(self, c: Container) -> bool:
+        policy = c.host_config.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if c.state.stopped_by_user or name in ("no", ""):
+            return False
+        if name in ("always", "unless-stopped"):
+            return True
+        if name == "on-failure":
+            limit = int(policy.get("MaximumRetryCount") or 0)
+            return c.state.exit_code != 0 and (limit == 0 or c.state.restart_count < limit)
+        return False
+
+    def _schedule_restart(self, c: Container) -> None:
+        ran_for = time.time() - _seconds(c.state.started_at)
+        delay = self._backoff.get(c.id, 0.0)
+        delay = BACKOFF_START if ran_for >= BACKOFF_RESET_AFTER or delay == 0 \
+            else min(delay * 2, BACKOFF_MAX)
+        self._backoff[c.id] = delay
+        with self.store.lock(c.id):
+            c.state.status = model.RESTARTING
+            self._save(c)
+
+        def restart() -> None:
+            self._timers.pop(c.id, None)
+            with self.store.lock(c.id):
+                if c.state.status != model.RESTARTING or self._closing:
+                    return
+                c.state.restart_count += 1
+                try:
+                    self._start_locked(c)
+                except Exception as e:
+                    log.warning("restart of %s failed: %s", c.id[:12], e)
+                    c.state.status = model.EXITED
+                    self._save(c)
+                    return
+            self.events.emit("container", "restart", c.id, self._attrs(c))
+
+        timer = threading.Timer(delay, restart)
+        timer.daemon = True
+        self._timers[c.id] = timer
+        timer.start()
+
+    def _cancel_restart(self, c: Container) -> None:
+        timer = self._timers.pop(c.id, None)
+        if timer is not None:
+            timer.cancel()
+        if c.state.status == model.RESTARTING:
+            c.state.status = model.EXITED
+            self._save(c)
+
+    # -- stop, kill, wait ------------------------------------------------------------------
+
+    def kill(self, ref: str, sig: str | int | None = None) -> Container:
+        c = self.get(ref)
+        number = signal_number(sig, signal_mod.SIGKILL)
+        with self.store.lock(c.id):
+            if c.state.status == model.RESTARTING:
+                c.state.stopped_by_user = True
+                self._cancel_restart(c)
+                return c
+            if not c.state.running:
+                raise Conflict(f"Cannot kill container: {c.id}: Container {c.id} is not running")
+            if number in (signal_mod.SIGKILL, signal_mod.SIGTERM, signal_mod.SIGINT):
+                c.state.stopped_by_user = True
+                self._save(c)
+            self.runtime(c.runtime).kill(c.id, number)
+        self.events.emit("container", "kill", c.id, self._attrs(c, signal=str(number)))
+        return c
+
+    def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> bool:
+        """Stop signal, grace period, SIGKILL. True when SIGKILL was needed."""
+        c = self.get(ref)
+        with self.store.lock(c.id):
+            if c.state.status == model.RESTARTING:
+                c.state.stopped_by_user = True
+                self._cancel_restart(c)
+                return False
+            if not c.state.running:
+                raise NotModified(f"container {c.id} is not running")
+            c.state.stopped_by_user = True
+            self._save(c)
+            rt = self.runtime(c.runtime)
+            if c.state.status == model.PAUSED:
+                # A frozen process cannot act on its signal: SIGKILL only, as Docker.
+                rt.kill(c.id, signal_mod.SIGKILL)
+                with contextlib.suppress(Exception):
+                    rt.resume(c.id)
+            number = signal_number(sig or c.config.get("StopSignal"))
+            if timeout is None:
+                timeout = c.config.get("StopTimeout")
+                if timeout is None:
+                    timeout = DEFAULT_STOP_TIMEOUT
+            with contextlib.suppress(NotFound):
+                rt.kill(c.id, number)
+        killed = False
+        if timeout < 0:
+            self._wait_exit(c, None)
+        elif not self._wait_exit(c, float(timeout)):
+            with self.store.lock(c.id):
+                if c.state.running:
+                    killed = True
+                    c.state.stop_signal_ignored = True
+                    self._save(c)
+                    with contextlib.suppress(Exception):
+                        self.runtime(c.runtime).kill(c.id, signal_mod.SIGKILL, True)
+            self._wait_exit(c, 30.0)
+        self.events.emit("container", "stop", c.id, self._attrs(c))
+        return killed
+
+    def _wait_exit(self, c: Container, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while c.state.running and c.state.status != model.RESTARTING:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._changed.wait(timeout=min(left, 1.0) if left is not None else 1.0)
+                # The watcher may have missed nothing, but a monitor killed by an
+                # outsider is noticed here too.
+                if c.state.running and not monitor.process_alive(c.state.monitor_pid):
+                    self._on_monitor_exit(c.id)
+        return True
+
+    def wait(self, ref: str, condition: str = "not-running",
+             cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
+        c = self.get(ref)
+        if condition not in ("not-running", "next-exit", "removed", ""):
+            raise InvalidArgument(f"invalid condition: {condition!r}")
+        with self._changed:
+            if condition == "next-exit":
+                # Docker waits for the next exit even if the container is not running now.
+                started = c.state.started_at
+                finished = c.state.finished_at
+                while c.state.finished_at == finished or (c.state.started_at == started and \
+                        c.state.finished_at == finished):
+                    if cancelled is not None and cancelled():
+                        break
+                    self._changed.wait(timeout=0.5)
+                    if c.state.running and not monitor.process_alive(c.state.monitor_pid):
+                        self._changed.release()
+                        try:
+                            self._on_monitor_exit(c.id)
+                        finally:
+                            self._changed.acquire()
+            elif condition == "removed":
+                while self._exists(c.id):
+                    if cancelled is not None and cancelled():
+                        break
+                    self._changed.wait(timeout=0.5)
+            else:
+                while c.state.running or c.state.status == model.RESTARTING:
+                    if cancelled is not None and cancelled():
+                        break
+                    self._changed.wait(timeout=0.5)
+        error = {"Message": c.state.error} if c.state.error else None
+        return {"StatusCode": c.state.exit_code, "Error": error}
+
+    def _exists(self, cid: str) -> bool:
+        try:
+            self.store.get(cid)
+            return True
+        except NotFound:
+            return False
+
+    def restart(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        c = self.get(ref)
+        if c.state.running:
+            with contextlib.suppress(NotModified):
+                self.stop(c.id, timeout, sig)
+        with self.store.lock(c.id):
+            self._cancel_restart(c)
+            c.state.stopped_by_user = False
+            if not c.state.running:
+                self._start_locked(c)
+        self.events.emit("container", "restart", c.id, self._attrs(c))
+
+    # -- pause -----------------------------------------------------------------------------
+
+    def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        with self.store.lock(c.id):
+            if not c.state.running:
+                raise Conflict(f"Container {c.id} is not running")
+            if c.state.status == model.PAUSED:
+                raise Conflict(f"Container {c.id} is already paused")
+            self.runtime(c.runtime).pause(c.id)
+            c.state.status = model.PAUSED
+            self._save(c)
+        self.events.emit("container", "pause", c.id, self._attrs(c))
+
+    def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        with self.store.lock(c.id):
+            if c.state.status != model.PAUSED:
+                raise Conflict(f"Container {c.id} is not paused")
+            self.runtime(c.runtime).resume(c.id)
+            c.state.status = model.RUNNING
+            self._save(c)
+        self.events.emit("container", "unpause", c.id, self._attrs(c))
+
+    # -- remove, rename --------------------------------------------------------------------
+
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        c = self.get(ref)
+        with self.store.lock(c.id):
+            if c.state.status == model.PAUSED and not force:
+                raise Conflict(f"cannot remove container \"/{c.name}\": container is paused "
+                               "and must be unpaused first")
+            if c.state.running and c.state.status != model.RESTARTING and not force:
+                raise Conflict(f"cannot remove container \"/{c.name}\": container is running: "
+                               "stop the container before removing or force remove")
+            self._cancel_restart(c)
+            c.state.stopped_by_user = True
+            if c.state.running:
+                rt = self.runtime(c.runtime)
+                with contextlib.suppress(Exception):
+                    rt.kill(c.id, signal_mod.SIGKILL, True)
+                if c.state.status == model.PAUSED:
+                    with contextlib.suppress(Exception):
+                        rt.resume(c.id)
+        if c.state.running:
+            self._wait_exit(c, 30.0)
+        with self.store.lock(c.id):
+            with contextlib.suppress(Exception):
+                self.runtime(c.runtime).delete(c.id, force=True)
+            self._unmount_rootfs(c)
+            self.images.release_rootfs(c.id)
+            shutil.rmtree(os.path.join(self.exec_dir, c.id), ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.paths(c).exit_file(c.id))
+            self.store.release(c)
+            self._backoff.pop(c.id, None)
+        self._changed_now()
+        self.events.emit("container", "destroy", c.id, self._attrs(c))
+
+    def rename(self, ref: str, new_name: str) -> None:
+        c = self.get(ref)
+        with self.store.lock(c.id):
+            old = c.name
+            self.store.rename(c, new_name)
+        self.events.emit("container", "rename", c.id, self._attrs(c, oldName="/" + old))
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def logs(self, ref: str, query: LogQuery) -> tuple[Container, Iterator[bytes]]:
+        c = self.get(ref)
+        log_type = (c.host_config.get("LogConfig") or {}).get("Type") or "json-file"
+        if log_type == "none":
+            raise InvalidArgument(
+                'configured logging driver does not support reading')
+        return c, stream_logs(c.log_path, query, bool(c.config.get("Tty")),
+                              lambda: c.state.running and self._exists(c.id))
+
+    # -- daemon start and stop -------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Match the records with what runs now (after a restart or crash of the daemon)."""
+        restart: list[Container] = []
+        for c in self.store.all():
+            with self.store.lock(c.id):
+                if c.state.running and monitor.process_alive(c.state.monitor_pid) and \
+                        _is_monitor_of(c.state.monitor_pid, c.id):
+                    self.watcher.watch(c.id, c.state.monitor_pid)
+                    continue
+                if c.state.running:
+                    if c.state.status == model.RESTARTING:
+                        c.state.status = model.EXITED
+                        self._save(c)
+                    else:
+                        self._record_exit(c)
+                policy = (c.host_config.get("RestartPolicy") or {}).get("Name")
+                if policy in ("always", "unless-stopped") and not c.state.stopped_by_user:
+                    restart.append(c)
+        for c in restart:
+            try:
+                with self.store.lock(c.id):
+                    self._start_locked(c)
+            except Exception as e:
+                log.warning("could not restart %s: %s", c.id[:12], e)
+
+    def close(self) -> None:
+        self._closing = True
+        for timer in list(self._timers.values()):
+            timer.cancel()
+        self.watcher.close()
+
+
+def _is_monitor_of(pid: int, cid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return False
+    return bool(args) and os.path.basename(args[0]) == b"conmon" and cid.encode() in args
+
+
+def _seconds(rfc3339: str) -> float:
+    from cove.engine.timeutil import parse_rfc3339
+    try:
+        return parse_rfc3339(rfc3339)
+    except InvalidArgument:
+        return 0.0

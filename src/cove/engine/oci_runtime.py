@@ -1,0 +1,103 @@
+"""The OCI runtime (cove-runtime, runc, crun) driven through its runc-style CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from typing import Any
+
+from cove.errors import CoveError, FailedPrecondition, NotFound
+
+_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
+
+
+class OciRuntimeError(CoveError):
+    """The OCI runtime refused or failed; the message is the runtime's own."""
+
+
+def runtime_message(stderr: str) -> str:
+    """The runtime's error text without the logrus decoration."""
+    messages = []
+    for line in stderr.splitlines():
+        m = _MSG.search(line)
+        if m:
+            messages.append(m.group(1).replace('\\"', '"').replace("\\\\", "\\"))
+        elif line.strip():
+            messages.append(line.strip())
+    return "; ".join(messages) or "the OCI runtime failed without a message"
+
+
+def find_runtime(name: str) -> str:
+    """A runtime name (or path) to an absolute path; cove-runtime is the venv's own."""
+    if os.path.isabs(name):
+        if not os.access(name, os.X_OK):
+            raise NotFound(f"OCI runtime {name} not found or not executable")
+        return name
+    if name in ("cove-runtime", "cove"):
+        import sys
+        own = os.path.join(os.path.dirname(sys.executable), "cove-runtime")
+        if os.access(own, os.X_OK):
+            return own
+        name = "cove-runtime"
+    found = shutil.which(name)
+    if found is None:
+        raise NotFound(f"unknown or invalid runtime name: {name}")
+    return found
+
+
+class OciRuntime:
+    def __init__(self, path: str, root: str) -> None:
+        self.path = path
+        self.root = root
+        os.makedirs(root, mode=0o700, exist_ok=True)
+
+    def base_args(self) -> list[str]:
+        return [self.path, "--root", self.root]
+
+    def _run(self, *args: str, timeout: float = 60) -> str:
+        proc = subprocess.run(self.base_args() + list(args), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            message = runtime_message(proc.stderr)
+            if "does not exist" in message or "not found" in message:
+                raise NotFound(message)
+            if "not running" in message or "not stopped" in message or \
+                    "not paused" in message or "is paused" in message:
+                raise FailedPrecondition(message)
+            raise OciRuntimeError(message)
+        return proc.stdout
+
+    def start(self, cid: str) -> None:
+        self._run("start", cid)
+
+    def kill(self, cid: str, signal: int, all_processes: bool = False) -> None:
+        args = ["kill"] + (["--all"] if all_processes else []) + [cid, str(signal)]
+        self._run(*args)
+
+    def delete(self, cid: str, force: bool = False) -> None:
+        try:
+            self._run("delete", *(["--force"] if force else []), cid)
+        except NotFound:
+            pass
+
+    def state(self, cid: str) -> dict[str, Any] | None:
+        try:
+            out = self._run("state", cid)
+        except NotFound:
+            return None
+        value = json.loads(out)
+        return value if isinstance(value, dict) else None
+
+    def pause(self, cid: str) -> None:
+        self._run("pause", cid)
+
+    def resume(self, cid: str) -> None:
+        self._run("resume", cid)
+
+    def pids(self, cid: str) -> list[int]:
+        out = self._run("ps", "--format", "json", cid)
+        value = json.loads(out or "[]")
+        return [int(p) for p in value] if isinstance(value, list) else []

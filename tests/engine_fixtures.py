@@ -1,0 +1,232 @@
+"""A private coved for tests: its own root, exec-root, socket and cgroup parent.
+
+``from tests.engine_fixtures import coved_fixture, engine_fixture`` in a test module,
+then use ``engine`` (a running daemon with ``busybox:latest`` loaded; every container
+is removed after each test). The daemon is started once per module; its teardown
+stops it, kills the monitors it left, and removes mounts, cgroups and files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cove.busybox import build_rootfs
+from tests.image_fixtures import BUSYBOX_CONFIG, tar_tree
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+COVED = VENV_BIN / "coved"
+COVE = VENV_BIN / "cove"
+DOCKER = "/usr/local/bin/docker"
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 60) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class Engine:
+    """A running coved and ways to talk to it."""
+
+    def __init__(self, top: Path, cgroup_parent: str) -> None:
+        self.top = top
+        self.root = top / "root"
+        self.exec_root = top / "exec"
+        self.socket = str(top / "cove.sock")
+        self.cgroup_parent = cgroup_parent
+        self.log = top / "coved.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = self.host
+        env["COVE_HOST"] = self.host
+        env.pop("DOCKER_CONTEXT", None)
+        env["DOCKER_CONFIG"] = str(self.top / "docker-config")
+        return env
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(COVED), "--root", str(self.root), "--exec-root", str(self.exec_root),
+                 "-H", self.host, "--cgroup-parent", self.cgroup_parent,
+                 "--config-file", str(self.top / "daemon.json"), "--log-level", "debug"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"coved exited: {self.log.read_text()[-2000:]}")
+            with contextlib.suppress(OSError):
+                if self.request("GET", "/_ping")[0] == 200:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"coved did not answer: {self.log.read_text()[-2000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None,
+                timeout: float = 60) -> tuple[int, Any]:
+        """(status, decoded JSON or bytes) of one API call."""
+        conn = _UnixConnection(self.socket, timeout)
+        try:
+            data = None
+            hdrs = dict(headers or {})
+            if body is not None:
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                hdrs.setdefault("Content-Type", "application/json")
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+            if resp.getheader("Content-Type", "").startswith("application/json") and raw:
+                try:
+                    return resp.status, json.loads(raw)
+                except ValueError:
+                    return resp.status, raw
+            return resp.status, raw
+        finally:
+            conn.close()
+
+    def docker(self, *args: str, input: bytes | None = None,
+               timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([DOCKER, *args], env=self.env(), input=input,
+                              capture_output=True, timeout=timeout, check=False)
+
+    def cove(self, *args: str, input: bytes | None = None,
+             timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([str(COVE), "-H", self.host, *args], env=self.env(),
+                              input=input, capture_output=True, timeout=timeout, check=False)
+
+    def remove_all_containers(self) -> None:
+        status, items = self.request("GET", "/containers/json?all=1")
+        if status != 200:
+            return
+        for item in items:
+            self.request("DELETE", f"/containers/{item['Id']}?force=1")
+
+
+def _kill_monitors(top: Path) -> None:
+    """conmon processes started for this daemon (their pid files are under exec-root)."""
+    for pidfile in top.glob("exec/containers/*/conmon.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pidfile.read_text().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if str(top).encode() in f.read():
+                    os.kill(pid, signal.SIGKILL)
+    for pidfile in top.glob("exec/containers/*/init.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+
+
+def _unmount_under(path: Path) -> None:
+    with open("/proc/self/mountinfo") as f:
+        targets = [line.split()[4] for line in f]
+    prefix = str(path) + "/"
+    for target in sorted((t for t in targets if t.startswith(prefix)), reverse=True):
+        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+
+
+def _remove_cgroups(parent: str) -> None:
+    for hierarchy in Path(CGROUP_ROOT).iterdir():
+        top = hierarchy / parent.lstrip("/")
+        if not top.is_dir():
+            continue
+        for d in sorted((p for p in top.rglob("*") if p.is_dir()), reverse=True):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
+
+
+@pytest.fixture(scope="session")
+def busybox_layer_tar() -> Iterator[bytes]:
+    top = Path(tempfile.mkdtemp(prefix="cove-engine-bb-"))
+    try:
+        yield tar_tree(build_rootfs(top / "rootfs"))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def load_busybox(root: Path, layer: bytes, name: str = "busybox:latest") -> str:
+    from cove.images.service import ImageService
+    with ImageService(root / "image") as images:
+        return images.create_image([layer], BUSYBOX_CONFIG, name).id
+
+
+@pytest.fixture(scope="module", name="coved")
+def coved_fixture(busybox_layer_tar: bytes) -> Iterator[Engine]:
+    top = Path(tempfile.mkdtemp(prefix="cove-engine-"))
+    top.chmod(0o755)
+    engine = Engine(top, f"/cove-test-{uuid.uuid4().hex[:8]}")
+    (top / "daemon.json").write_text("{}")
+    try:
+        load_busybox(engine.root, busybox_layer_tar)
+        engine.start()
+        yield engine
+    finally:
+        with contextlib.suppress(Exception):
+            if engine.proc is not None:
+                engine.remove_all_containers()
+        engine.stop()
+        _kill_monitors(top)
+        time.sleep(0.1)
+        _unmount_under(top)
+        _remove_cgroups(engine.cgroup_parent)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(name="engine")
+def engine_fixture(coved: Engine) -> Iterator[Engine]:
+    if coved.proc is None or coved.proc.poll() is not None:
+        coved.start()
+    try:
+        yield coved
+    finally:
+        if coved.proc is None or coved.proc.poll() is not None:
+            coved.start()
+        coved.remove_all_containers()
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,177 @@
+"""The engine's container lifecycle through the Engine API and the real docker CLI."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from tests.engine_fixtures import Engine, busybox_layer_tar, coved_fixture, engine_fixture
+
+__all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture"]
+
+
+def _create(engine: Engine, cmd: list[str], name: str | None = None,
+            **extra: object) -> str:
+    path = "/v1.47/containers/create" + (f"?name={name}" if name else "")
+    status, body = engine.request("POST", path, {"Image": "busybox", "Cmd": cmd, **extra})
+    assert status == 201, body
+    return str(body["Id"])
+
+
+def _wait(engine: Engine, cid: str) -> int:
+    status, body = engine.request("POST", f"/containers/{cid}/wait")
+    assert status == 200, body
+    return int(body["StatusCode"])
+
+
+def test_create_start_wait_logs_remove(engine: Engine) -> None:
+    cid = _create(engine, ["sh", "-c", "echo out; echo err >&2; exit 7"], name="life1")
+    status, info = engine.request("GET", "/containers/life1/json")
+    assert status == 200
+    assert info["State"]["Status"] == "created"
+    assert info["Name"] == "/life1"
+    assert info["Path"] == "sh"
+    assert engine.request("POST", f"/containers/{cid}/start")[0] == 204
+    assert _wait(engine, cid) == 7
+    status, raw = engine.request("GET", f"/containers/{cid}/logs?stdout=1&stderr=1")
+    assert status == 200
+    # Multiplexed frames: stream byte, 3 zero bytes, big-endian length.
+    frames = []
+    while raw:
+        stream, size = raw[0], int.from_bytes(raw[4:8], "big")
+        frames.append((stream, raw[8:8 + size]))
+        raw = raw[8 + size:]
+    assert (1, b"out\n") in frames
+    assert (2, b"err\n") in frames
+    status, info = engine.request("GET", f"/containers/{cid}/json")
+    assert info["State"]["Status"] == "exited"
+    assert info["State"]["ExitCode"] == 7
+    assert engine.request("DELETE", f"/containers/{cid}")[0] == 204
+    assert engine.request("GET", f"/containers/{cid}/json")[0] == 404
+
+
+def test_bad_requests_get_clear_errors(engine: Engine) -> None:
+    status, body = engine.request("POST", "/containers/create", {"Image": "nope:1"})
+    assert status == 404
+    assert "No such image: nope:1" in body["message"]
+    status, body = engine.request("POST", "/containers/create", b"{not json",
+                                  headers={"Content-Type": "application/json"})
+    assert status == 400
+    assert "JSON" in body["message"]
+    _create(engine, ["true"], name="dup")
+    status, body = engine.request("POST", "/containers/create?name=dup",
+                                  {"Image": "busybox", "Cmd": ["true"]})
+    assert status == 409
+    assert "already in use" in body["message"]
+    status, body = engine.request("POST", "/containers/create?name=bad%20name",
+                                  {"Image": "busybox", "Cmd": ["true"]})
+    assert status == 400
+    status, body = engine.request("GET", "/containers/doesnotexist/json")
+    assert status == 404
+    assert body["message"] == "No such container: doesnotexist"
+    bogus = "%7B%22bogus%22%3A%5B%22x%22%5D%7D"
+    status, body = engine.request("GET", f"/containers/json?filters={bogus}")
+    assert status == 400
+    assert "bogus" in body["message"]
+    # The daemon is still fine.
+    assert engine.request("GET", "/_ping")[0] == 200
+
+
+def test_running_container_cannot_be_removed_without_force(engine: Engine) -> None:
+    cid = _create(engine, ["sleep", "1000"])
+    assert engine.request("POST", f"/containers/{cid}/start")[0] == 204
+    status, body = engine.request("DELETE", f"/containers/{cid}")
+    assert status == 409
+    assert "running" in body["message"]
+    assert engine.request("POST", f"/containers/{cid}/start")[0] == 304
+    assert engine.request("DELETE", f"/containers/{cid}?force=1")[0] == 204
+
+
+def test_stop_reports_an_ignored_stop_signal(engine: Engine) -> None:
+    # sh as PID 1 has no SIGTERM handler and the kernel drops the signal.
+    cid = _create(engine, ["sleep", "1000"], StopTimeout=1)
+    engine.request("POST", f"/containers/{cid}/start")
+    t0 = time.monotonic()
+    status, _ = engine.request("POST", f"/containers/{cid}/stop?t=1")
+    assert status == 204
+    assert time.monotonic() - t0 < 10
+    info = engine.request("GET", f"/containers/{cid}/json")[1]
+    assert info["State"]["ExitCode"] == 137
+    assert info["State"]["StopSignalIgnored"] is True
+
+
+def test_stop_with_init_exits_143(engine: Engine) -> None:
+    cid = _create(engine, ["sleep", "1000"], HostConfig={"Init": True})
+    engine.request("POST", f"/containers/{cid}/start")
+    status, _ = engine.request("POST", f"/containers/{cid}/stop?t=5")
+    assert status == 204
+    info = engine.request("GET", f"/containers/{cid}/json")[1]
+    assert info["State"]["ExitCode"] == 143
+    assert info["State"]["StopSignalIgnored"] is False
+
+
+def test_docker_cli_run_attached_gets_output_and_exit_code(engine: Engine) -> None:
+    proc = engine.docker("run", "--rm", "busybox", "sh", "-c", "echo hi; echo oops >&2; exit 4")
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stdout == b"hi\n"
+    assert proc.stderr == b"oops\n"
+    proc = engine.docker("run", "-i", "--rm", "busybox", "cat", input=b"through stdin\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"through stdin\n"
+    assert engine.docker("ps", "-aq").stdout == b""
+
+
+def test_docker_cli_ps_and_inspect(engine: Engine) -> None:
+    proc = engine.docker("run", "-d", "--name", "pstest", "--label", "team=a", "busybox",
+                         "sleep", "1000")
+    assert proc.returncode == 0, proc.stderr
+    cid = proc.stdout.decode().strip()
+    out = engine.docker("ps", "--format", "{{.Names}} {{.Status}}").stdout.decode()
+    assert out.startswith("pstest Up")
+    out = engine.docker("ps", "-q", "--filter", "label=team=a", "--no-trunc").stdout.decode()
+    assert out.strip() == cid
+    assert engine.docker("ps", "-q", "--filter", "label=team=b").stdout == b""
+    out = engine.docker("inspect", "-f", "{{.State.Running}} {{.Config.Image}}",
+                        "pstest").stdout.decode()
+    assert out.strip() == "true busybox"
+    assert engine.docker("rm", "-f", "pstest").returncode == 0
+
+
+def test_containers_outlive_the_daemon(engine: Engine) -> None:
+    cid = _create(engine, ["sh", "-c", "echo before; sleep 2; echo after; exit 5"])
+    engine.request("POST", f"/containers/{cid}/start")
+    time.sleep(0.5)
+    engine.stop(signal.SIGKILL)
+    time.sleep(2.5)  # the container ends while no daemon runs
+    engine.start()
+    info = engine.request("GET", f"/containers/{cid}/json")[1]
+    assert info["State"]["Status"] == "exited"
+    assert info["State"]["ExitCode"] == 5
+    raw = engine.request("GET", f"/containers/{cid}/logs?stdout=1")[1]
+    assert b"before\n" in raw and b"after\n" in raw
+
+
+def test_running_container_is_picked_up_after_restart(engine: Engine) -> None:
+    cid = _create(engine, ["sleep", "1000"], HostConfig={"Init": True})
+    engine.request("POST", f"/containers/{cid}/start")
+    engine.stop(signal.SIGTERM)
+    engine.start()
+    info = engine.request("GET", f"/containers/{cid}/json")[1]
+    assert info["State"]["Status"] == "running"
+    assert engine.request("POST", f"/containers/{cid}/kill?signal=TERM")[0] == 204
+    assert _wait(engine, cid) == 143
+
+
+def test_restart_policy_on_failure(engine: Engine) -> None:
+    cid = _create(engine, ["sh", "-c", "exit 3"],
+                  HostConfig={"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 2}})
+    engine.request("POST", f"/containers/{cid}/start")
+    deadline = time.monotonic() + 15
+    info: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        info = engine.request("GET", f"/containers/{cid}/json")[1]
+        if info["RestartCount"] == 2 and info["State"]["Status"] == "exited":  # type: ignore[index]
+            break
+        time.sleep(0.1)
+    assert info["RestartCount"] == 2
+    assert info["State"]["ExitCode"] == 3  # type: ignore[index]
