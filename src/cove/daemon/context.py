@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cove.engine.events import EventLog
 
@@ -23,9 +24,13 @@ class DaemonContext:
     containers: ContainerService
     events: EventLog = field(default_factory=EventLog)
     started: float = 0.0
+    # Filled in by handler modules that own the data (exec sessions: handlers/exec.py).
+    exec_ids_provider: Callable[[str], list[str]] | None = None
+    # Other services by name (exec manager, health checker...), set by their register().
+    services: dict[str, Any] = field(default_factory=dict)
 
     def exec_ids(self, container_id: str) -> list[str]:
-        return []
+        return self.exec_ids_provider(container_id) if self.exec_ids_provider else []
 
     def image_matcher(self, c: Container, ref: str) -> bool:
         """ps --filter ancestor=: the image by name, id or a parent of it."""

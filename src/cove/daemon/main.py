@@ -108,7 +108,7 @@ def build(cfg: object) -> tuple[object, object]:
 def _register_optional(router: object, ctx: object) -> None:
     """Handler modules that other parts of the engine add (images, exec, archive...)."""
     import importlib
-    for name in ("images", "exec", "archive", "container_extras"):
+    for name in ("images", "image_commit", "exec", "archive", "container_extras"):
         try:
             module = importlib.import_module(f"cove.api.handlers.{name}")
         except ModuleNotFoundError as e:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cove.engine import monitor
 from cove.engine.containers import model
@@ -91,6 +91,16 @@ class PendingAttach:
         self.connected = threading.Event()
 
 
+class ContainerListener(Protocol):
+    """Told about runs of containers (health checks, stats...); called without locks held."""
+
+    def container_started(self, c: Container) -> None: ...
+
+    def container_exited(self, c: Container) -> None: ...
+
+    def container_removed(self, c: Container) -> None: ...
+
+
 class ContainerService:
     def __init__(self, config: EngineConfig, images: ImageService, specs: SpecBuilder,
                  events: EventLog) -> None:
@@ -115,6 +125,7 @@ class ContainerService:
         # Ends of runs (exits and failed starts) per container: an attached client
         # follows the output until this changes.
         self._ends: dict[str, int] = {}
+        self.listeners: list[ContainerListener] = []
         self.watcher = monitor.ExitWatcher(self._on_monitor_exit)
 
     # -- helpers ---------------------------------------------------------------------------
@@ -148,6 +159,13 @@ class ContainerService:
         attrs.update({str(k): str(v) for k, v in labels.items()})
         attrs.update(extra)
         return attrs
+
+    def _tell(self, what: str, c: Container) -> None:
+        for listener in list(self.listeners):
+            try:
+                getattr(listener, what)(c)
+            except Exception:
+                log.exception("listener %r failed on %s", listener, what)
 
     def _changed_now(self) -> None:
         with self._changed:
@@ -343,6 +361,7 @@ class ContainerService:
         self._save(c)
         self.watcher.watch(c.id, conmon_pid)
         self.events.emit("container", "start", c.id, self._attrs(c))
+        self._tell("container_started", c)
 
     def run_generation(self, cid: str) -> int:
         return self._ends.get(cid, 0)
@@ -421,6 +440,7 @@ class ContainerService:
         self.events.emit("container", "die", c.id, attrs)
 
     def _after_exit(self, c: Container) -> None:
+        self._tell("container_exited", c)
         if self._closing:
             return
         if c.host_config.get("AutoRemove") and not self._should_restart(c):
@@ -663,6 +683,7 @@ class ContainerService:
             self.store.release(c)
             self._backoff.pop(c.id, None)
         self._changed_now()
+        self._tell("container_removed", c)
         self.events.emit("container", "destroy", c.id, self._attrs(c))
 
     def rename(self, ref: str, new_name: str) -> None:
