@@ -14,7 +14,7 @@ import pytest
 from cove.errors import AlreadyExists, FailedPrecondition, NotFound
 from cove.snapshots.base import Kind, Mount, Snapshotter, mounted
 from cove.snapshots.detect import choose_snapshotter, overlay_works
-from cove.snapshots.layers import apply_layer
+from cove.snapshots.layers import LayerError, apply_layer
 from cove.snapshots.native import NativeSnapshotter
 from cove.snapshots.overlay import OverlaySnapshotter
 
@@ -235,3 +235,88 @@ def test_overlay_upper_from_layer(tmp_path: Path, target: Path) -> None:
                                      f"workdir={work}"))
     with mounted([m], str(target)):
         assert tree(target) == {"a": "dir", "a/keep": "k", "o": "dir", "o/new": "n"}
+
+
+def test_long_chain_mounts(sn: Snapshotter, target: Path) -> None:
+    """130 layers: more than one page of absolute lowerdir paths, still one mount."""
+    parent = None
+    for n in range(130):
+        layer(sn, target, f"l{n}", parent, tar_of((f"f{n:03}", "f", str(n))))
+        parent = f"l{n}"
+    mounts = sn.prepare("top", parent)
+    if mounts[0].type == "overlay":
+        lowerdir = next(o for o in mounts[0].options if o.startswith("lowerdir="))
+        assert len(lowerdir) > 4096  # the case the relative-path mount is for
+    with mounted(mounts, str(target)):
+        names = sorted(os.listdir(target))
+        assert names == [f"f{n:03}" for n in range(130)]
+        assert (target / "f000").read_text() == "0" and (target / "f129").read_text() == "129"
+        (target / "f000").write_text("changed")
+    with mounted(sn.view("v", parent), str(target)):
+        assert (target / "f000").read_text() == "0"
+        assert len(os.listdir(target)) == 130
+
+
+def unpack_direct(sn: Snapshotter, name: str, parent: str | None, raw: bytes) -> None:
+    """Unpack as the image service does: into the snapshot's own directory, not a mount."""
+    mounts = sn.prepare(f"extract-{name}", parent)
+    m = mounts[0]
+    if m.type == "overlay":
+        opts = dict(o.split("=", 1) for o in m.options if "=" in o)
+        apply_layer(io.BytesIO(raw), opts["upperdir"], for_overlay=True,
+                    lowers=opts["lowerdir"].split(":"))
+    else:
+        apply_layer(io.BytesIO(raw), m.source, for_overlay=isinstance(sn, OverlaySnapshotter))
+    sn.commit(name, f"extract-{name}")
+
+
+def link_of(name: str, target: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname, info.mtime = tarfile.LNKTYPE, target, 1_000_000
+        tar.addfile(info)
+    return buf.getvalue()
+
+
+def test_hard_link_to_a_lower_layer(sn: Snapshotter, target: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        d = tarfile.TarInfo("deep")
+        d.type, d.mode, d.uid, d.mtime = tarfile.DIRTYPE, 0o750, 7, 2_000_000
+        tar.addfile(d)
+        d = tarfile.TarInfo("deep/dir")
+        d.type, d.mode, d.uid, d.mtime = tarfile.DIRTYPE, 0o711, 8, 3_000_000
+        tar.addfile(d)
+        f = tarfile.TarInfo("deep/dir/a")
+        f.size, f.mode, f.uid, f.gid, f.mtime = 5, 0o4750, 1000, 1001, 1_500_000
+        f.pax_headers = {"SCHILY.xattr.user.k": "v"}
+        tar.addfile(f, io.BytesIO(b"hello"))
+    unpack_direct(sn, "l1", None, buf.getvalue())
+    unpack_direct(sn, "l2", "l1", tar_of(("other", "d", b"")))
+    # the link lives elsewhere; its target's directories are not in this layer
+    unpack_direct(sn, "l3", "l2", link_of("other/b", "deep/dir/a"))
+    with mounted(sn.view("v", "l3"), str(target)):
+        a, b = os.stat(target / "deep/dir/a"), os.stat(target / "other/b")
+        assert (target / "other/b").read_bytes() == b"hello"
+        assert a.st_ino == b.st_ino and a.st_nlink == 2
+        assert stat.S_IMODE(a.st_mode) == 0o4750 and (a.st_uid, a.st_gid) == (1000, 1001)
+        assert a.st_mtime == 1_500_000
+        assert os.getxattr(target / "deep/dir/a", "user.k") == b"v"
+        top = os.stat(target / "deep")
+        assert (stat.S_IMODE(top.st_mode), top.st_uid, top.st_mtime) == (0o750, 7, 2_000_000)
+        sub = os.stat(target / "deep/dir")
+        assert (stat.S_IMODE(sub.st_mode), sub.st_uid, sub.st_mtime) == (0o711, 8, 3_000_000)
+    with mounted(sn.view("v1", "l1"), str(target)):
+        assert os.stat(target / "deep/dir/a").st_nlink == 1  # the lower layer is untouched
+
+
+def test_hard_link_to_a_hidden_lower_file_is_refused(sn: Snapshotter, target: Path) -> None:
+    unpack_direct(sn, "l1", None, tar_of(("d", "d", b""), ("d/a", "f", "x"),
+                                         ("e", "d", b""), ("e/a", "f", "y")))
+    unpack_direct(sn, "l2", "l1", tar_of(("d/.wh.a", "f", b""), ("e", "d", b""),
+                                         ("e/.wh..wh..opq", "f", b"")))
+    for n, gone in enumerate(["d/a", "e/a"]):
+        with pytest.raises(LayerError, match="does not exist"):
+            unpack_direct(sn, f"l3-{n}", "l2", link_of("b", gone))
+        sn.remove(f"extract-l3-{n}")

@@ -372,6 +372,28 @@ def test_layers_stack_share_and_whiteout(
         _service_is_empty(svc)
 
 
+@pytest.mark.parametrize("kind", ["overlay", "native"])
+def test_hard_link_to_a_file_of_a_lower_layer(
+    kind: str, tmp_path: Path, busybox_layer: bytes
+) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("bin/sh-again")
+        info.type, info.linkname = tarfile.LNKTYPE, "bin/busybox"
+        tar.addfile(info)
+    with ImageService(tmp_path / "cove", snapshotter=kind) as svc:
+        svc.create_image([busybox_layer, gzip.compress(buf.getvalue(), mtime=0)], {}, "linked")
+        target = tmp_path / "rootfs"
+        target.mkdir()
+        try:
+            with mounted(svc.prepare_rootfs("linked", "c4"), str(target)):
+                again = os.stat(target / "bin/sh-again")
+                assert again.st_ino == os.stat(target / "bin/busybox").st_ino
+                assert again.st_mode & 0o111
+        finally:
+            svc.release_rootfs("c4")
+
+
 @needs_registry
 def test_pull_of_an_index_keeps_the_index_and_unpacks_the_host_platform(
     tmp_path: Path, busybox_layer: bytes, registry: Registry

@@ -262,15 +262,22 @@ class ImageService:
 
     # -- adding images -----------------------------------------------------------------------
 
-    def _layer_dir(self, mounts: list[Mount]) -> tuple[str, bool]:
-        """Where to extract into a fresh active snapshot, and whether in overlay form."""
+    def _layer_dir(self, mounts: list[Mount]) -> tuple[str, bool, tuple[str, ...]]:
+        """Where to extract into a fresh active snapshot, whether in overlay form, and
+        the layers below (newest first) when in overlay form."""
         for m in mounts:
             if m.type == "overlay":
+                upper = ""
+                lowers: tuple[str, ...] = ()
                 for opt in m.options:
                     if opt.startswith("upperdir="):
-                        return opt[len("upperdir="):], True
+                        upper = opt[len("upperdir="):]
+                    elif opt.startswith("lowerdir="):
+                        lowers = tuple(opt[len("lowerdir="):].split(":"))
+                if upper:
+                    return upper, True, lowers
             if m.type == "bind":
-                return m.source, isinstance(self.snapshotter, OverlaySnapshotter)
+                return m.source, isinstance(self.snapshotter, OverlaySnapshotter), ()
         raise InvalidArgument(f"cannot unpack into mounts {mounts!r}")
 
     def _snapshot_exists(self, key: str) -> bool:
@@ -296,14 +303,14 @@ class ImageService:
                 self.metadata.lease_add(lease, snapshots=[active])
                 mounts = self.snapshotter.prepare(active, parent)
                 try:
-                    dest, overlay_form = self._layer_dir(mounts)
+                    dest, overlay_form, lowers = self._layer_dir(mounts)
                     with self.content.open(layer.digest) as stream:
                         source: BinaryIO = stream
                         if out is not None and out.enabled:
                             source = cast(BinaryIO, _Counted(stream, out, short_id(layer.digest),
                                                                layer.size))
                         stats = apply_layer(source, dest, media_type=layer.media_type,
-                                            for_overlay=overlay_form)
+                                            for_overlay=overlay_form, lowers=lowers)
                     if stats.diff_id != r.config.diff_ids[n]:
                         raise InvalidArgument(
                             f"layer {layer.digest}: unpacked diff_id {stats.diff_id} does not "

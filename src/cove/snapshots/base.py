@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ from cove.errors import (
 from cove.linux import libc
 
 _SCHEMA = 1
+
+# mount(2) copies at most one page of option data: a longer lowerdir list is cut.
+_MOUNT_DATA_MAX = 4095
+_CLONE_FS = 0x00000200
+_PATH_OPTIONS = ("lowerdir=", "upperdir=", "workdir=")
 
 
 class Kind(enum.Enum):
@@ -60,11 +66,70 @@ class Mount:
                            libc.MS_REMOUNT | libc.MS_BIND | libc.MS_RDONLY)
             return
         data = ",".join(o for o in self.options if o not in ("ro", "rw"))
-        libc.mount(self.source, target, self.type, libc.MS_RDONLY if ro else 0, data)
+        flags = libc.MS_RDONLY if ro else 0
+        if len(data.encode()) > _MOUNT_DATA_MAX and self.type == "overlay":
+            _mount_relative(self, target, flags)
+            return
+        libc.mount(self.source, target, self.type, flags, data)
 
     @staticmethod
     def unmount(target: str) -> None:
         libc.umount(target, libc.UMOUNT_NOFOLLOW)
+
+
+def _relative_options(options: tuple[str, ...]) -> tuple[str, str]:
+    """(common directory, option data with the layer paths relative to it)."""
+    paths: list[str] = []
+    for opt in options:
+        for prefix in _PATH_OPTIONS:
+            if opt.startswith(prefix):
+                paths.extend(opt[len(prefix):].split(":"))
+    base = os.path.commonpath(paths)
+    out = []
+    for opt in options:
+        if opt in ("ro", "rw"):
+            continue
+        text = opt
+        for prefix in _PATH_OPTIONS:
+            if opt.startswith(prefix):
+                rel = [os.path.relpath(p, base) for p in opt[len(prefix):].split(":")]
+                text = prefix + ":".join(rel)
+        out.append(text)
+    return base, ",".join(out)
+
+
+def _mount_relative(m: Mount, target: str, flags: int) -> None:
+    """An overlay mount whose layer list is too long for one page of options.
+
+    Docker shortens the paths with symlinks (``l/<id>``) and mounts from a
+    child that did chdir; containerd forks a child that does chdir too.  Here
+    a short-lived thread unshares its filesystem context (CLONE_FS: its own
+    cwd, the process's stays), changes into the layers' common directory and
+    mounts with paths relative to it: each layer then costs a few bytes
+    (``123/fs``), so the kernel's own limit of 500 layers is reached before
+    the page is full.  No symlinks to keep in step, no fork of a threaded
+    process.
+    """
+    base, data = _relative_options(m.options)
+    if len(data.encode()) > _MOUNT_DATA_MAX:
+        raise InvalidArgument(f"overlay mount on {target}: too many layers for one mount"
+                              f" ({len(data)} bytes of options even with relative paths)")
+    target = os.path.abspath(target)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            libc.unshare(_CLONE_FS)
+            os.chdir(base)
+            libc.mount(m.source, target, m.type, flags, data)
+        except BaseException as exc:  # raised again in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="overlay-mount")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
 
 
 def mount_all(mounts: list[Mount], target: str) -> None:

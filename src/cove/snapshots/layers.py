@@ -16,6 +16,11 @@ the lower layers, ``.wh..wh..opq`` hides every lower entry of its directory;
 neither hides entries of the same layer. With ``for_overlay=True`` the layer is
 written as an overlayfs upper directory instead: a whiteout becomes a 0/0
 character device and an opaque directory gets ``trusted.overlay.opaque=y``.
+
+Such an upper directory does not see the layers below it, so a hard link to a
+file of a lower layer cannot be made as is.  Given those layers (``lowers``),
+the file is copied up into this layer first, with its metadata, and the link
+made to the copy: the merged view is the same, as docker does it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import stat
 import tarfile
 import threading
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, BinaryIO, Final, cast
 
@@ -335,9 +341,68 @@ def _lstat_at(dirfd: int, name: str) -> os.stat_result | None:
 # --------------------------------------------------------------------------- applier
 
 
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def find_in_lowers(lowers: Sequence[str], rel: str, *, directory: bool = False) -> str | None:
+    """The path of ``rel`` in the overlay of ``lowers`` (newest first), or None.
+
+    ``rel`` must be a directory with ``directory``, anything else without.
+    Whiteouts and opaque directories hide what is below them, as in the
+    kernel's merge.  No symlink is followed: a path through one is not found.
+    """
+    parts = [p for p in rel.split("/") if p]
+    if not parts:
+        return None
+    for lower in lowers:
+        opaque_above = False
+        path = lower
+        for i, part in enumerate(parts):
+            path = os.path.join(path, part)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                break  # not in this layer: look below, unless an opaque dir hides it
+            if _is_whiteout(st):
+                return None
+            if i == len(parts) - 1:
+                return path if stat.S_ISDIR(st.st_mode) == directory else None
+            if not stat.S_ISDIR(st.st_mode):
+                return None  # a file or symlink there hides the lower directories
+            if _is_opaque(path):
+                opaque_above = True
+        if opaque_above:
+            return None
+    return None
+
+
+def _copy_xattrs(src: str, dst: str) -> None:
+    try:
+        names = os.listxattr(src, follow_symlinks=False)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith("trusted.overlay."):
+            continue  # overlayfs' own markers belong to the lower layer
+        try:
+            os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False))
+        except OSError as exc:
+            log.warning("copy-up of %s: xattr %s not set: %s", src, name, exc.strerror)
+
+
 class _Applier:
-    def __init__(self, dest: str, *, for_overlay: bool, privileged: bool) -> None:
+    def __init__(self, dest: str, *, for_overlay: bool, privileged: bool,
+                 lowers: Sequence[str] = ()) -> None:
         self.root = _Root(dest)
+        self.lowers = tuple(lowers)
         self.for_overlay = for_overlay
         self.privileged = privileged
         self.written: set[str] = set()  # entries of this layer (whiteouts spare them)
@@ -502,18 +567,88 @@ class _Applier:
         try:
             tfd, tname = self.root.parent(target, create=False)
         except FileNotFoundError:
-            raise LayerError(f"layer entry {info.name!r}: hard link target {info.linkname!r}"
-                             " does not exist in the layer") from None
+            tfd, tname = self.copy_up(info, target)
         try:
             st = _lstat_at(tfd, tname)
             if st is None:
+                os.close(tfd)
+                tfd = -1
+                tfd, tname = self.copy_up(info, target)
+                st = _lstat_at(tfd, tname)
+            if st is None or _is_whiteout(st):
                 raise LayerError(f"layer entry {info.name!r}: hard link target"
                                  f" {info.linkname!r} does not exist in the layer")
             if stat.S_ISDIR(st.st_mode):
                 raise LayerError(f"layer entry {info.name!r}: hard link to a directory")
             os.link(tname, name, src_dir_fd=tfd, dst_dir_fd=dirfd, follow_symlinks=False)
         finally:
-            os.close(tfd)
+            if tfd >= 0:
+                os.close(tfd)
+
+    def copy_up(self, info: tarfile.TarInfo, target: str) -> tuple[int, str]:
+        """Copy ``target`` from the lower layers into this one; (its dir fd, its name)."""
+        source = find_in_lowers(self.lowers, target) if self.for_overlay else None
+        if source is None:
+            raise LayerError(f"layer entry {info.name!r}: hard link target {info.linkname!r}"
+                             " does not exist in the layer")
+        # Parent directories the upper lacks take the lower ones' metadata, so
+        # the merged view does not change; their mtimes are set again at the end.
+        parts = target.split("/")
+        for depth in range(1, len(parts)):
+            rel = "/".join(parts[:depth])
+            dirfd, name = self.root.parent(rel, create=False)
+            try:
+                if _lstat_at(dirfd, name) is not None:
+                    continue
+                lower_dir = find_in_lowers(self.lowers, rel, directory=True)
+                lst = os.lstat(lower_dir) if lower_dir else None
+                os.mkdir(name, 0o755 if lst is None else 0o700, dir_fd=dirfd)
+                if lst is not None:
+                    fd = os.open(name, _DIR_FLAGS, dir_fd=dirfd)
+                    try:
+                        if self.privileged:
+                            os.fchown(fd, lst.st_uid, lst.st_gid)
+                        os.fchmod(fd, stat.S_IMODE(lst.st_mode))
+                    finally:
+                        os.close(fd)
+                    self.dir_times.append((rel, lst.st_mtime_ns))
+            finally:
+                os.close(dirfd)
+        dirfd, name = self.root.parent(target, create=False)
+        try:
+            st = os.lstat(source)
+            if stat.S_ISREG(st.st_mode):
+                src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:
+                    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
+                    try:
+                        while chunk := os.read(src, _CHUNK):
+                            _write_all(fd, chunk)
+                        if self.privileged:
+                            os.fchown(fd, st.st_uid, st.st_gid)
+                        os.fchmod(fd, stat.S_IMODE(st.st_mode))
+                        _copy_xattrs(source, f"/proc/self/fd/{fd}")
+                        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+                    finally:
+                        os.close(fd)
+                finally:
+                    os.close(src)
+            elif stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(source), name, dir_fd=dirfd)
+                if self.privileged:
+                    os.chown(name, st.st_uid, st.st_gid, dir_fd=dirfd, follow_symlinks=False)
+            elif self.privileged:  # a device node or fifo
+                os.mknod(name, st.st_mode, st.st_rdev, dir_fd=dirfd)
+                os.chown(name, st.st_uid, st.st_gid, dir_fd=dirfd, follow_symlinks=False)
+            else:
+                raise LayerError(f"layer entry {info.name!r}: hard link to a device node of"
+                                 " a lower layer (not privileged)")
+        except BaseException:
+            os.close(dirfd)
+            raise
+        log.debug("layer entry %r: copied %s up from a lower layer", info.name, target)
+        return dirfd, name
 
     def meta_fd(self, fd: int, info: tarfile.TarInfo) -> None:
         if self.privileged:
@@ -569,11 +704,14 @@ def zstd_error() -> type[Exception]:
 
 def apply_layer(stream: BinaryIO, dest: str, *, media_type: str | None = None,
                 max_bytes: int = DEFAULT_MAX_BYTES, for_overlay: bool = False,
-                privileged: bool | None = None) -> LayerStats:
+                privileged: bool | None = None, lowers: Sequence[str] = ()) -> LayerStats:
     """Extract the layer in ``stream`` onto ``dest`` and return its size and diff_id.
 
     ``media_type`` is informational: the compression is detected from the data.
     ``privileged`` (default: running as root) allows device nodes and ownership.
+    ``lowers`` (with ``for_overlay``): the directories of the layers below,
+    newest first, where a hard link's target missing from ``dest`` is found
+    and copied up.
     """
     del media_type  # detection by magic bytes is authoritative
     if privileged is None:
@@ -581,7 +719,7 @@ def apply_layer(stream: BinaryIO, dest: str, *, media_type: str | None = None,
     reader, compression = _open_decompressed(stream)
     measured = _Measured(reader, max_bytes)
     prefetch = _Prefetch(measured)
-    applier = _Applier(dest, for_overlay=for_overlay, privileged=privileged)
+    applier = _Applier(dest, for_overlay=for_overlay, privileged=privileged, lowers=lowers)
     try:
         try:
             with tarfile.open(fileobj=prefetch, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
