@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cove.engine import monitor
 from cove.engine.containers import model
+from cove.engine.containers.logrotate import LogRotator, RotationTarget
 from cove.engine.containers.logs import LogQuery, stream_logs
 from cove.engine.containers.model import Container
 from cove.engine.containers.store import ContainerStore, validate_name
@@ -127,6 +128,7 @@ class ContainerService:
         self._ends: dict[str, int] = {}
         self.listeners: list[ContainerListener] = []
         self.watcher = monitor.ExitWatcher(self._on_monitor_exit)
+        self.rotator = LogRotator(self._rotation_targets)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -394,13 +396,32 @@ class ContainerService:
         for p in pending:
             p.connected.wait(5.0)
 
-    def _log_max_size(self, c: Container) -> int:
+    def _log_limits(self, c: Container) -> tuple[int, int]:
+        """(max-size, max-file) from the container's log opts, else the daemon's."""
         opts = (c.host_config.get("LogConfig") or {}).get("Config") or {}
-        raw = opts.get("max-size")
-        if raw:
+        size = self.config.log_max_size
+        files = self.config.log_max_file
+        if opts.get("max-size"):
             from cove.engine.units import parse_bytes
-            return parse_bytes(str(raw))
-        return self.config.log_max_size
+            size = parse_bytes(str(opts["max-size"]))
+        if opts.get("max-file"):
+            files = int(str(opts["max-file"]))
+        return size, files
+
+    def _log_max_size(self, c: Container) -> int:
+        # conmon's own cap: twice the rotation size (see logrotate.py).
+        return 2 * self._log_limits(c)[0]
+
+    def _rotation_targets(self) -> list[RotationTarget]:
+        out = []
+        for c in self.store.all():
+            if c.state.status not in (model.RUNNING, model.PAUSED):
+                continue
+            if ((c.host_config.get("LogConfig") or {}).get("Type") or "json-file") == "none":
+                continue
+            size, files = self._log_limits(c)
+            out.append(RotationTarget(c.log_path, os.path.join(c.bundle, "ctl"), size, files))
+        return out
 
     # -- exits -----------------------------------------------------------------------------
 
@@ -706,8 +727,28 @@ class ContainerService:
 
     # -- daemon start and stop -------------------------------------------------------------
 
+    def _clean_leftovers(self) -> None:
+        """Undo creates that a crash interrupted: nothing half-created survives a restart."""
+        from cove.snapshots.base import unmount_all
+        for cid in self.store.leftovers:
+            log.warning("removing %s: a create that did not finish", cid[:12])
+            cdir = self.store.dir_of(cid)
+            rootfs = os.path.join(cdir, "rootfs")
+            with contextlib.suppress(Exception):
+                if os.path.ismount(rootfs):
+                    unmount_all(rootfs)
+            if os.path.ismount(rootfs):
+                log.error("cannot unmount %s; leaving it", rootfs)
+                continue
+            with contextlib.suppress(Exception):
+                self.images.release_rootfs(cid)
+            shutil.rmtree(os.path.join(self.exec_dir, cid), ignore_errors=True)
+            shutil.rmtree(cdir, ignore_errors=True)
+        self.store.leftovers.clear()
+
     def reconcile(self) -> None:
         """Match the records with what runs now (after a restart or crash of the daemon)."""
+        self._clean_leftovers()
         restart: list[Container] = []
         for c in self.store.all():
             with self.store.lock(c.id):
@@ -733,6 +774,7 @@ class ContainerService:
 
     def close(self) -> None:
         self._closing = True
+        self.rotator.close()
         for timer in list(self._timers.values()):
             timer.cancel()
         self.watcher.close()

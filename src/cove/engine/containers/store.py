@@ -65,6 +65,9 @@ class ContainerStore:
         self._by_name: dict[str, str] = {}
         # One lock per container: concurrent requests on a container are serialised.
         self._locks: dict[str, threading.RLock] = {}
+        # Directories of creates that never finished (no record): the service cleans
+        # them (unmount, release the snapshot) before removing them.
+        self.leftovers: list[str] = []
         self._load()
 
     def _load(self) -> None:
@@ -74,8 +77,7 @@ class ContainerStore:
                 with open(path, "rb") as f:
                     container = Container.from_record(json.loads(f.read()))
             except FileNotFoundError:
-                log.warning("removing %s: a create that did not finish", entry)
-                shutil.rmtree(os.path.join(self.root, entry), ignore_errors=True)
+                self.leftovers.append(entry)
                 continue
             except (ValueError, TypeError, KeyError) as e:
                 log.error("container record %s unreadable (%s); skipped", path, e)
