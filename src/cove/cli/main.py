@@ -1,0 +1,185 @@
+"""``cove``: global options, then the verb's module, loaded only when it is used."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from cove.cli.errors import CliError, DaemonError, StatusExit, UsageError
+from cove.cli.flags import HelpRequested
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from cove.cli.context import Context
+
+    Command = Callable[[Context, list[str]], int]
+
+VERSION = "0.1.0"
+
+# verb -> (module under cove.cli.commands, function)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "create": ("run", "cmd_create"), "run": ("run", "cmd_run"),
+    "start": ("run", "cmd_start"), "attach": ("run", "cmd_attach"),
+    "exec": ("run", "cmd_exec"),
+    "stop": ("containers", "cmd_stop"), "restart": ("containers", "cmd_restart"),
+    "kill": ("containers", "cmd_kill"), "rm": ("containers", "cmd_rm"),
+    "ps": ("containers", "cmd_ps"), "logs": ("containers", "cmd_logs"),
+    "wait": ("containers", "cmd_wait"), "top": ("containers", "cmd_top"),
+    "rename": ("containers", "cmd_rename"), "pause": ("containers", "cmd_pause"),
+    "unpause": ("containers", "cmd_unpause"), "update": ("containers", "cmd_update"),
+    "port": ("containers", "cmd_port"), "diff": ("containers", "cmd_diff"),
+    "commit": ("containers", "cmd_commit"), "export": ("containers", "cmd_export"),
+    "stats": ("containers", "cmd_stats"), "cp": ("copy", "cmd_cp"),
+    "inspect": ("system", "cmd_inspect"), "events": ("system", "cmd_events"),
+    "version": ("system", "cmd_version"), "info": ("system", "cmd_info"),
+    "login": ("system", "cmd_login"), "logout": ("system", "cmd_logout"),
+    "images": ("images", "cmd_images"), "pull": ("images", "cmd_pull"),
+    "push": ("images", "cmd_push"), "tag": ("images", "cmd_tag"),
+    "rmi": ("images", "cmd_rmi"), "history": ("images", "cmd_history"),
+    "save": ("images", "cmd_save"), "load": ("images", "cmd_load"),
+    "import": ("images", "cmd_import"),
+}
+
+# "cove container ls" and friends
+GROUPS: dict[str, dict[str, tuple[str, str]]] = {
+    "container": {
+        **{v: COMMANDS[v] for v in ("create", "run", "start", "attach", "exec", "stop",
+                                   "restart", "kill", "rm", "logs", "wait", "top", "rename",
+                                   "pause", "unpause", "update", "port", "diff", "commit",
+                                   "export", "stats", "cp")},
+        "ls": COMMANDS["ps"], "ps": COMMANDS["ps"], "list": COMMANDS["ps"],
+        "remove": COMMANDS["rm"], "inspect": ("system", "cmd_container_inspect"),
+    },
+    "image": {
+        "ls": COMMANDS["images"], "list": COMMANDS["images"], "pull": COMMANDS["pull"],
+        "push": COMMANDS["push"], "tag": COMMANDS["tag"], "rm": COMMANDS["rmi"],
+        "remove": COMMANDS["rmi"], "history": COMMANDS["history"], "save": COMMANDS["save"],
+        "load": COMMANDS["load"], "import": COMMANDS["import"],
+        "inspect": ("system", "cmd_image_inspect"), "prune": ("images", "cmd_image_prune"),
+    },
+    "system": {"info": COMMANDS["info"], "events": COMMANDS["events"]},
+}
+
+USAGE = """
+Usage:  cove [OPTIONS] COMMAND
+
+A client for the Docker Engine API (served by coved)
+
+Options:
+  -D, --debug              Enable debug mode
+  -H, --host string        Daemon socket to connect to (default unix:///run/cove/cove.sock;
+                           $COVE_HOST, $DOCKER_HOST)
+  -l, --log-level string   Set the logging level ("debug", "info", "warn", "error")
+  -v, --version            Print version information and quit
+
+Management Commands:
+  container   Manage containers
+  image       Manage images
+  system      Manage Cove
+
+Commands:
+  {commands}
+"""
+
+
+def _resolve(args: list[str]) -> tuple[str, tuple[str, str] | None, list[str]]:
+    verb = args[0]
+    if verb in GROUPS:
+        group = GROUPS[verb]
+        if len(args) < 2 or args[1] in ("--help", "-h", "help"):
+            names = "\n  ".join(sorted(group))
+            return f"{verb}", ("", ""), [f"\nUsage:  cove {verb} COMMAND\n\nCommands:\n  "
+                                          f"{names}\n"]
+        sub = args[1]
+        return f"{verb} {sub}", group.get(sub), args[2:]
+    return verb, COMMANDS.get(verb), args[1:]
+
+
+def _load(target: tuple[str, str]) -> Command:
+    module_name, func = target
+    module = __import__(f"cove.cli.commands.{module_name}", fromlist=[func])
+    command: Command = getattr(module, func)
+    return command
+
+
+def _setup_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    host = os.environ.get("COVE_HOST") or os.environ.get("DOCKER_HOST") or ""
+    log_level = ""
+    while args and args[0].startswith("-"):
+        opt = args.pop(0)
+        name, eq, value = opt.partition("=")
+        if name in ("-H", "--host", "-l", "--log-level"):
+            if not eq:
+                if not args:
+                    return _usage_error(f"flag needs an argument: {name}", "cove")
+                value = args.pop(0)
+            if name in ("-H", "--host"):
+                host = value
+            else:
+                log_level = value
+        elif name in ("-D", "--debug"):
+            log_level = "debug"
+        elif name in ("-v", "--version"):
+            sys.stdout.write(f"Cove version {VERSION}, API version 1.47\n")
+            return 0
+        elif name in ("-h", "--help"):
+            args = []
+            break
+        else:
+            return _usage_error(f"unknown flag: {name}", "cove")
+    if log_level:
+        _setup_logging(log_level)
+    if not args or args[0] == "help":
+        sys.stdout.write(USAGE.format(commands="\n  ".join(sorted(COMMANDS))))
+        return 0
+    from cove.cli.context import Context
+    from cove.cli.transport import DEFAULT_HOST
+
+    ctx = Context(host or DEFAULT_HOST)
+    display, target, rest = _resolve(args)
+    if target == ("", ""):
+        ctx.out(rest[0])
+        return 0
+    if target is None:
+        ctx.err(f"cove: '{display}' is not a cove command.\nSee 'cove --help'\n")
+        return 1
+    try:
+        return _load(target)(ctx, rest)
+    except HelpRequested as e:
+        text = e.args[0] if e.args else ""
+        ctx.out(text)
+        return 0
+    except StatusExit as e:
+        return e.code
+    except UsageError as e:
+        return _usage_error(e.message, e.command or f"cove {display}")
+    except DaemonError as e:
+        ctx.err(f"{e}\n")
+        return e.exit_code
+    except CliError as e:
+        ctx.err(f"{e.message}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (cove ps | head); nothing left to tell anyone.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep exit-time flush quiet
+        except OSError:
+            pass
+        return 0
+
+
+def _usage_error(message: str, command: str) -> int:
+    sys.stderr.write(f"{message}\nSee '{command} --help'.\n")
+    return 125
