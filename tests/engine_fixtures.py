@@ -64,6 +64,7 @@ class Engine:
         self.cgroup_parent = cgroup_parent
         self.log = top / "coved.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.extra_args: list[str] = []
 
     @property
     def host(self) -> str:
@@ -82,7 +83,8 @@ class Engine:
             self.proc = subprocess.Popen(
                 [str(COVED), "--root", str(self.root), "--exec-root", str(self.exec_root),
                  "-H", self.host, "--cgroup-parent", self.cgroup_parent,
-                 "--config-file", str(self.top / "daemon.json"), "--log-level", "debug"],
+                 "--config-file", str(self.top / "daemon.json"), "--log-level", "debug",
+                 *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -194,15 +196,21 @@ def load_busybox(root: Path, layer: bytes, name: str = "busybox:latest") -> str:
         return images.create_image([layer], BUSYBOX_CONFIG, name).id
 
 
-@pytest.fixture(scope="module", name="coved")
-def coved_fixture(busybox_layer_tar: bytes) -> Iterator[Engine]:
+@contextlib.contextmanager
+def private_engine(layer: bytes | None, daemon_json: str = "{}",
+                   extra_args: list[str] | None = None,
+                   start: bool = True) -> Iterator[Engine]:
+    """A daemon of its own (root, exec-root, socket, cgroup parent), torn down after."""
     top = Path(tempfile.mkdtemp(prefix="cove-engine-"))
     top.chmod(0o755)
     engine = Engine(top, f"/cove-test-{uuid.uuid4().hex[:8]}")
-    (top / "daemon.json").write_text("{}")
+    engine.extra_args = list(extra_args or [])
+    (top / "daemon.json").write_text(daemon_json)
     try:
-        load_busybox(engine.root, busybox_layer_tar)
-        engine.start()
+        if layer is not None:
+            load_busybox(engine.root, layer)
+        if start:
+            engine.start()
         yield engine
     finally:
         with contextlib.suppress(Exception):
@@ -214,6 +222,12 @@ def coved_fixture(busybox_layer_tar: bytes) -> Iterator[Engine]:
         _unmount_under(top)
         _remove_cgroups(engine.cgroup_parent)
         shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", name="coved")
+def coved_fixture(busybox_layer_tar: bytes) -> Iterator[Engine]:
+    with private_engine(busybox_layer_tar) as engine:
+        yield engine
 
 
 @pytest.fixture(name="engine")
