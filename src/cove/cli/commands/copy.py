@@ -157,6 +157,10 @@ def _extract(reader: _BodyReader, base: str, new_root: str | None) -> None:
                   numeric_owner: bool) -> None:
             return None
 
+    # Python before 3.11.4 has no extraction filters; the checks in _safe_member
+    # apply everywhere, the "tar" filter is added where it exists.
+    extra: dict[str, Any] = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+    root = os.path.realpath(base)
     try:
         with NoChown.open(fileobj=reader, mode="r|*") as tar:  # type: ignore[arg-type]
             for member in tar:
@@ -165,9 +169,32 @@ def _extract(reader: _BodyReader, base: str, new_root: str | None) -> None:
                     member.linkname = _rename(member.linkname, new_root)
                 if member.name in (".", ""):
                     continue
-                tar.extract(member, base, filter="tar")
+                _safe_member(member, root)
+                tar.extract(member, base, **extra)
     except (tarfile.TarError, OSError) as e:
         raise CliError(f"failed to extract the archive into {base}: {e}") from None
+
+
+def _inside(root: str, path: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _safe_member(member: tarfile.TarInfo, root: str) -> None:
+    """Refuse entries that would land outside ``root`` (absolute, "..", via a symlink)."""
+    import tarfile
+
+    name = member.name
+    parts = name.split("/")
+    if name.startswith("/") or ".." in parts:
+        raise tarfile.TarError(f"refusing to extract {name!r}: outside the destination")
+    parent = os.path.realpath(os.path.join(root, os.path.dirname(name)))
+    if not _inside(root, parent):
+        raise tarfile.TarError(f"refusing to extract {name!r}: its directory is a link "
+                               "out of the destination")
+    if member.islnk():
+        target = os.path.normpath(os.path.join(root, member.linkname))
+        if member.linkname.startswith("/") or not _inside(root, target):
+            raise tarfile.TarError(f"refusing hard link {name!r} -> {member.linkname!r}")
 
 
 def _container_stat(ctx: Context, container: str, path: str) -> dict[str, Any] | None:

@@ -1,0 +1,454 @@
+"""The CLI against a scripted daemon: HTTP framing, hijacked streams, errors → exit codes.
+
+Each test runs the real ``cove`` launcher in a subprocess against a FakeDaemon
+on a unix socket in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cove.cli.streams import STDERR, STDOUT, frame
+from tests.unit.cli.fake_daemon import FakeDaemon, Reply, Request, error_reply, json_reply
+
+COVE = str(Path(sys.executable).parent / "cove")
+CID = "4f1c9b2a7d3e" + "0" * 52
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[FakeDaemon]:
+    d = FakeDaemon(str(tmp_path / "cove.sock"))
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+def cove(daemon: FakeDaemon, *args: str, stdin: bytes = b"",
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "COVE_HOST")}
+    full_env.update(env or {})
+    return subprocess.run([COVE, "-H", daemon.host, *args], input=stdin, capture_output=True,
+                          timeout=30, env=full_env, check=False)
+
+
+CONTAINER = {"Id": CID, "Names": ["/web"], "Image": "busybox", "Command": "sleep 100",
+             "Created": int(time.time()) - 120, "State": "running", "Status": "Up 2 minutes",
+             "Ports": [], "Labels": {"tier": "front"}}
+
+
+def test_ps_table_from_chunked_reply(daemon: FakeDaemon) -> None:
+    body = json.dumps([CONTAINER]).encode()
+    daemon.route("GET", "/containers/json",
+                 Reply(body=[body[:7], body[7:30], body[30:]], chunked=True))
+    r = cove(daemon, "ps", "-a", "--filter", "status=running", "--filter", "label=tier")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines[0].startswith("CONTAINER ID   IMAGE     COMMAND")
+    assert lines[1].startswith("4f1c9b2a7d3e   busybox   \"sleep 100\"   2 minutes ago")
+    assert lines[1].endswith("web")
+    req = daemon.find("GET", "/containers/json")[0]
+    assert req.version_prefix == "v1.47"
+    assert req.arg("all") == "1"
+    assert json.loads(req.arg("filters") or "") == {"status": ["running"], "label": ["tier"]}
+
+
+def test_ps_quiet_format_and_limit(daemon: FakeDaemon) -> None:
+    daemon.route("GET", "/containers/json", json_reply([CONTAINER]))
+    r = cove(daemon, "container", "ls", "-q")
+    assert r.stdout == b"4f1c9b2a7d3e\n"
+    r = cove(daemon, "ps", "--format", "{{.Names}} {{.Label \"tier\"}} {{json .State}}",
+             "-n", "2")
+    assert r.stdout == b'web front "running"\n'
+    assert daemon.requests[-1].arg("limit") == "2"
+    r = cove(daemon, "ps", "--no-trunc", "--format", "table {{.ID}}")
+    assert r.stdout.decode().splitlines() == ["CONTAINER ID", CID]
+
+
+def test_daemon_error_message_and_exit_code(daemon: FakeDaemon) -> None:
+    daemon.route("DELETE", "/containers/*", error_reply(404, "No such container: nope"))
+    r = cove(daemon, "rm", "-f", "nope")
+    assert r.returncode == 1
+    assert r.stderr == b"Error response from daemon: No such container: nope\n"
+    assert daemon.requests[-1].arg("force") == "1"
+
+
+def test_rm_continues_past_failures(daemon: FakeDaemon) -> None:
+    def remove(req: Request) -> Reply:
+        if req.path.endswith("/bad"):
+            return error_reply(409, "You cannot remove a running container bad")
+        return Reply(204)
+
+    daemon.route("DELETE", "/containers/*", remove)
+    r = cove(daemon, "rm", "good", "bad", "other")
+    assert r.returncode == 1
+    assert r.stdout == b"good\nother\n"
+    assert b"cannot remove a running container" in r.stderr
+
+
+def test_bad_flag_value_is_usage_error(daemon: FakeDaemon) -> None:
+    r = cove(daemon, "run", "--memory", "lots", "busybox")
+    assert r.returncode == 125
+    assert r.stderr.startswith(b'invalid argument "lots" for "-m, --memory" flag: invalid size')
+    assert b"See 'cove run --help'." in r.stderr
+    r = cove(daemon, "run", "--restart", "sometimes", "busybox")
+    assert r.returncode == 125 and b'"--restart" flag' in r.stderr
+    assert daemon.requests == []
+
+
+def test_cannot_connect(tmp_path: Path) -> None:
+    r = subprocess.run([COVE, "-H", f"unix://{tmp_path}/none.sock", "ps"], capture_output=True,
+                       timeout=30, check=False)
+    assert r.returncode == 1
+    assert b"Cannot connect to the Docker daemon at unix://" in r.stderr
+
+
+def test_host_from_environment(daemon: FakeDaemon) -> None:
+    daemon.route("GET", "/containers/json", json_reply([]))
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "COVE_HOST")}
+    env["DOCKER_HOST"] = daemon.host
+    r = subprocess.run([COVE, "ps", "-q"], capture_output=True, timeout=30, env=env, check=False)
+    assert r.returncode == 0 and len(daemon.requests) == 1
+
+
+def _attach_replying(out: list[bytes], tty: bool = False,
+                     got_stdin: list[bytes] | None = None) -> Reply:
+    def hijack(conn: Any, rfile: Any) -> None:
+        if got_stdin is not None:
+            data = b""
+            while True:
+                chunk = rfile.read1(65536)
+                if not chunk:
+                    break
+                data += chunk
+            got_stdin.append(data)
+        for piece in out:
+            conn.sendall(piece)
+    return Reply(hijack=hijack)
+
+
+def _run_routes(daemon: FakeDaemon, create: list[Reply], exit_code: int,
+                frames: list[bytes], start: Reply | None = None,
+                got_stdin: list[bytes] | None = None) -> None:
+    replies = iter(create)
+    daemon.route("POST", "/containers/create", lambda _r: next(replies))
+    daemon.route("POST", "/images/create", Reply(body=[
+        b'{"status":"Pulling from library/busybox","id":"latest"}\r\n',
+        b'{"status":"Downloading","id":"aaa","progressDetail":{"current":5,"total":10}}\r\n',
+        b'{"status":"Status: Downloaded newer image for busybox:latest"}\r\n'], chunked=True))
+    daemon.route("POST", f"/containers/{CID}/attach", _attach_replying(frames,
+                                                                      got_stdin=got_stdin))
+    daemon.route("POST", f"/containers/{CID}/start", start or Reply(204))
+
+    def wait(_req: Request) -> Reply:
+        # answer only after the start, as a daemon would
+        for _ in range(200):
+            if daemon.find("POST", f"/containers/{CID}/start"):
+                break
+            time.sleep(0.01)
+        return json_reply({"StatusCode": exit_code}, chunked=True)
+
+    daemon.route("POST", f"/containers/{CID}/wait", wait)
+
+
+def test_run_pulls_missing_image_then_attaches(daemon: FakeDaemon) -> None:
+    _run_routes(daemon, [error_reply(404, "No such image: busybox:latest"),
+                         json_reply({"Id": CID, "Warnings": ["low memory"]}, 201)],
+                exit_code=3,
+                frames=[frame(STDOUT, b"hello "), frame(STDOUT, b"world\n"),
+                        frame(STDERR, b"oops\n")])
+    r = cove(daemon, "run", "--rm", "-e", "A=1", "--name", "web", "-p", "8080:80",
+             "--cpus", "1.5", "-m", "64m", "busybox", "sh", "-c", "echo hi")
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == b"hello world\n"
+    err = r.stderr.decode()
+    assert "Unable to find image 'busybox:latest' locally" in err
+    assert "latest: Pulling from library/busybox" in err
+    assert "Downloading" not in err  # progress updates are left out when not a terminal
+    assert "WARNING: low memory" in err and err.endswith("oops\n")
+    creates = daemon.find("POST", "/containers/create")
+    assert len(creates) == 2 and creates[1].arg("name") == "web"
+    body = creates[1].json()
+    assert body["Image"] == "busybox" and body["Cmd"] == ["sh", "-c", "echo hi"]
+    assert body["Env"] == ["A=1"] and body["AttachStdout"] and not body["AttachStdin"]
+    host = body["HostConfig"]
+    assert host["AutoRemove"] is True and host["NanoCpus"] == 1_500_000_000
+    assert host["Memory"] == 64 << 20
+    assert host["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    assert body["ExposedPorts"] == {"80/tcp": {}}
+    pull = daemon.find("POST", "/images/create")[0]
+    assert pull.arg("fromImage") == "busybox" and pull.arg("tag") == "latest"
+    assert "x-registry-auth" in pull.headers
+    assert daemon.find("POST", f"/containers/{CID}/wait")[0].arg("condition") == "removed"
+    attach = daemon.find("POST", f"/containers/{CID}/attach")[0]
+    assert attach.headers["upgrade"] == "tcp" and attach.arg("stdin") == "0"
+    assert attach.arg("detachKeys") == "ctrl-p,ctrl-q"
+
+
+def test_run_interactive_sends_stdin_and_half_closes(daemon: FakeDaemon) -> None:
+    got: list[bytes] = []
+    _run_routes(daemon, [json_reply({"Id": CID}, 201)], exit_code=0,
+                frames=[frame(STDOUT, b"done\n")], got_stdin=got)
+    r = cove(daemon, "run", "-i", "busybox", "cat", stdin=b"line one\nline two\n")
+    assert r.returncode == 0, r.stderr
+    assert got == [b"line one\nline two\n"]
+    assert r.stdout == b"done\n"
+    body = daemon.find("POST", "/containers/create")[0].json()
+    assert body["OpenStdin"] and body["AttachStdin"] and body["StdinOnce"]
+
+
+@pytest.mark.parametrize(("message", "code"), [
+    ("failed to create task: exec: \"nosuch\": executable file not found in $PATH", 127),
+    ("exec /bin/x: permission denied", 126),
+    ("cgroup setup failed", 125),
+])
+def test_run_start_failure_exit_codes(daemon: FakeDaemon, message: str, code: int) -> None:
+    _run_routes(daemon, [json_reply({"Id": CID}, 201)], exit_code=0, frames=[],
+                start=error_reply(500, message))
+    r = cove(daemon, "run", "busybox", "nosuch")
+    assert r.returncode == code
+    assert message in r.stderr.decode()
+
+
+def test_run_create_error_is_125(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/containers/create",
+                 error_reply(409, 'Conflict. The container name "/web" is already in use'))
+    r = cove(daemon, "run", "--name", "web", "busybox")
+    assert r.returncode == 125
+    assert r.stderr.startswith(b"Error response from daemon: Conflict.")
+
+
+def test_run_detached_prints_id(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/containers/create", json_reply({"Id": CID}, 201))
+    daemon.route("POST", f"/containers/{CID}/start", Reply(204))
+    r = cove(daemon, "run", "-d", "--restart", "on-failure:3", "--ulimit", "nofile=10:20",
+             "--health-cmd", "true", "--health-interval", "1m30s", "busybox")
+    assert r.returncode == 0 and r.stdout == CID.encode() + b"\n"
+    body = daemon.find("POST", "/containers/create")[0].json()
+    assert body["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert body["HostConfig"]["Ulimits"] == [{"Name": "nofile", "Soft": 10, "Hard": 20}]
+    assert body["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 90 * 10**9}
+    assert not body["AttachStdout"]
+
+
+def test_logs_demultiplexed(daemon: FakeDaemon) -> None:
+    daemon.route("GET", "/containers/web/json", json_reply({"Id": CID, "Config": {"Tty": False}}))
+    data = frame(STDOUT, b"out 1\n") + frame(STDERR, b"err 1\n") + frame(STDOUT, b"out 2\n")
+    daemon.route("GET", "/containers/web/logs",
+                 Reply(body=[data[:3], data[3:17], data[17:]], chunked=True,
+                       content_type="application/vnd.docker.multiplexed-stream"))
+    r = cove(daemon, "logs", "--tail", "10", "-t", "web")
+    assert r.returncode == 0
+    assert r.stdout == b"out 1\nout 2\n" and r.stderr == b"err 1\n"
+    req = daemon.find("GET", "/containers/web/logs")[0]
+    assert req.arg("tail") == "10" and req.arg("timestamps") == "1"
+
+
+def test_exec_exit_code(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/containers/web/exec", json_reply({"Id": "e1"}, 201))
+    daemon.route("POST", "/exec/e1/start", _attach_replying([frame(STDOUT, b"inside\n")]))
+    daemon.route("GET", "/exec/e1/json", json_reply({"ExitCode": 7, "Running": False}))
+    r = cove(daemon, "exec", "-e", "X=1", "-u", "nobody", "-w", "/tmp", "web", "sh", "-c",
+             "exit 7")
+    assert r.returncode == 7 and r.stdout == b"inside\n"
+    body = daemon.find("POST", "/containers/web/exec")[0].json()
+    assert body["Cmd"] == ["sh", "-c", "exit 7"] and body["Env"] == ["X=1"]
+    assert body["User"] == "nobody" and body["WorkingDir"] == "/tmp"
+    assert daemon.find("POST", "/exec/e1/start")[0].json() == {"Detach": False, "Tty": False}
+
+
+def test_inspect_formats_and_missing(daemon: FakeDaemon) -> None:
+    doc = {"Id": CID, "Name": "/web", "State": {"Pid": 42, "Running": True},
+           "Config": {"Env": ["A=1"], "Labels": {"x": "y"}}}
+    daemon.route("GET", "/containers/web/json", json_reply(doc))
+    daemon.route("GET", "/containers/*", error_reply(404, "No such container"))
+    daemon.route("GET", "/images/*", error_reply(404, "No such image"))
+    r = cove(daemon, "inspect", "-f", "{{.State.Pid}} {{json .Config.Labels}}", "web")
+    assert r.stdout == b'42 {"x":"y"}\n'
+    r = cove(daemon, "inspect", "web")
+    assert json.loads(r.stdout) == [doc] and r.stdout.startswith(b"[\n    {")
+    r = cove(daemon, "inspect", "web", "ghost")
+    assert r.returncode == 1 and r.stderr == b"Error: No such object: ghost\n"
+    assert json.loads(r.stdout) == [doc]
+    r = cove(daemon, "container", "inspect", "ghost")
+    assert r.stderr == b"Error: No such container: ghost\n"
+
+
+def test_images_table(daemon: FakeDaemon) -> None:
+    image = {"Id": "sha256:" + "b" * 64, "RepoTags": ["busybox:latest"], "RepoDigests": [],
+             "Created": int(time.time()) - 3 * 86400, "Size": 4_260_000}
+    daemon.route("GET", "/images/json", json_reply([image]))
+    r = cove(daemon, "images", "--filter", "dangling=false")
+    lines = r.stdout.decode().splitlines()
+    assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert lines[1].split() == ["busybox", "latest", "bbbbbbbbbbbb", "3", "days", "ago",
+                                "4.26MB"]
+    assert json.loads(daemon.requests[0].arg("filters") or "") == {"dangling": ["false"]}
+    r = cove(daemon, "image", "ls", "-q")
+    assert r.stdout == b"bbbbbbbbbbbb\n"
+
+
+def test_pull_stream_error(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/images/create", Reply(body=[
+        b'{"status":"Pulling from x/y","id":"1"}\n',
+        b'{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}\n'],
+        chunked=True))
+    r = cove(daemon, "pull", "127.0.0.1:5000/x/y:1")
+    assert r.returncode == 1
+    assert r.stdout.decode().startswith("1: Pulling from x/y\n")
+    assert r.stderr == b"manifest unknown\n"
+    req = daemon.requests[0]
+    assert (req.arg("fromImage"), req.arg("tag")) == ("127.0.0.1:5000/x/y", "1")
+
+
+def test_login_stores_credentials(daemon: FakeDaemon, tmp_path: Path) -> None:
+    daemon.route("POST", "/auth", json_reply({"Status": "Login Succeeded"}))
+    config_dir = tmp_path / "dockercfg"
+    r = cove(daemon, "login", "-u", "alice", "--password-stdin", "127.0.0.1:5000",
+             stdin=b"s3cret\n", env={"DOCKER_CONFIG": str(config_dir)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"Login Succeeded\n"
+    assert daemon.requests[0].json() == {"username": "alice", "password": "s3cret",
+                                         "serveraddress": "127.0.0.1:5000"}
+    path = config_dir / "config.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    auth = json.loads(path.read_text())["auths"]["127.0.0.1:5000"]["auth"]
+    assert base64.b64decode(auth) == b"alice:s3cret"
+    # pulls from that registry now carry the credentials
+    daemon.route("POST", "/images/create", Reply(body=[b'{"status":"ok"}\n'], chunked=True))
+    cove(daemon, "pull", "-q", "127.0.0.1:5000/app", env={"DOCKER_CONFIG": str(config_dir)})
+    header = daemon.requests[-1].headers["x-registry-auth"]
+    sent = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    assert sent == {"username": "alice", "password": "s3cret", "serveraddress": "127.0.0.1:5000"}
+    r = cove(daemon, "logout", "127.0.0.1:5000", env={"DOCKER_CONFIG": str(config_dir)})
+    assert r.stdout == b"Removing login credentials for 127.0.0.1:5000\n"
+    assert json.loads(path.read_text())["auths"] == {}
+
+
+def test_login_refused(daemon: FakeDaemon, tmp_path: Path) -> None:
+    daemon.route("POST", "/auth", error_reply(401, "login attempt failed"))
+    r = cove(daemon, "login", "-u", "a", "-p", "b", "localhost:5000",
+             env={"DOCKER_CONFIG": str(tmp_path / "c")})
+    assert r.returncode == 1 and b"Error response from daemon: login attempt failed" in r.stderr
+    assert b"--password-stdin" in r.stderr
+    assert not (tmp_path / "c" / "config.json").exists()
+
+
+def _tar_of(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.uid = 1234
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _stat_header(name: str, mode: int) -> str:
+    return base64.b64encode(json.dumps({"name": name, "size": 5, "mode": mode,
+                                        "mtime": "2024-01-01T00:00:00Z",
+                                        "linkTarget": ""}).encode()).decode()
+
+
+def test_cp_from_container(daemon: FakeDaemon, tmp_path: Path) -> None:
+    daemon.route("GET", "/containers/web/archive", Reply(
+        body=[_tar_of({"hosts": b"127.0.0.1 localhost\n"})], chunked=True,
+        content_type="application/x-tar",
+        headers={"X-Docker-Container-Path-Stat": _stat_header("hosts", 0o644)}))
+    r = cove(daemon, "cp", "web:/etc/hosts", str(tmp_path / "copy"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "copy").read_bytes() == b"127.0.0.1 localhost\n"
+    assert daemon.requests[0].arg("path") == "/etc/hosts"
+    (tmp_path / "dir").mkdir()
+    r = cove(daemon, "cp", "-q", "web:/etc/hosts", str(tmp_path / "dir"))
+    assert (tmp_path / "dir" / "hosts").read_bytes() == b"127.0.0.1 localhost\n"
+    r = cove(daemon, "cp", "web:/etc/hosts", "-")
+    with tarfile.open(fileobj=io.BytesIO(r.stdout)) as tar:
+        assert tar.getnames() == ["hosts"]
+
+
+def test_cp_to_container(daemon: FakeDaemon, tmp_path: Path) -> None:
+    src = tmp_path / "data"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"alpha")
+    daemon.route("HEAD", "/containers/web/archive", Reply(
+        headers={"X-Docker-Container-Path-Stat": _stat_header("srv", 0o755 | 1 << 31)}))
+    daemon.route("PUT", "/containers/web/archive", Reply(200))
+    r = cove(daemon, "cp", str(src), "web:/srv")
+    assert r.returncode == 0, r.stderr
+    put = daemon.find("PUT", "/containers/web/archive")[0]
+    assert put.arg("path") == "/srv"
+    with tarfile.open(fileobj=io.BytesIO(put.body)) as tar:
+        assert sorted(tar.getnames()) == ["data", "data/a.txt"]
+        member = tar.getmember("data/a.txt")
+        assert member.uid == 0
+        extracted = tar.extractfile(member)
+        assert extracted is not None and extracted.read() == b"alpha"
+
+
+def test_cp_to_missing_path_renames(daemon: FakeDaemon, tmp_path: Path) -> None:
+    src = tmp_path / "f.txt"
+    src.write_bytes(b"x")
+    daemon.route("HEAD", "/containers/web/archive", error_reply(404, "no such file"))
+    daemon.route("GET", "/containers/web/json", json_reply({"Id": CID}))
+    daemon.route("PUT", "/containers/web/archive", Reply(200))
+    r = cove(daemon, "cp", str(src), "web:/tmp/renamed.txt")
+    assert r.returncode == 0, r.stderr
+    put = daemon.find("PUT", "/containers/web/archive")[0]
+    assert put.arg("path") == "/tmp"
+    with tarfile.open(fileobj=io.BytesIO(put.body)) as tar:
+        assert tar.getnames() == ["renamed.txt"]
+
+
+def test_events_format(daemon: FakeDaemon) -> None:
+    events = [{"Type": "container", "Action": "start", "Actor": {"ID": CID, "Attributes": {
+        "name": "web", "image": "busybox"}}, "time": 1700000000, "timeNano": 1700000000 * 10**9}]
+    daemon.route("GET", "/events", Reply(body=[json.dumps(e).encode() + b"\n" for e in events],
+                                         chunked=True))
+    r = cove(daemon, "events", "--since", "1699999999", "--format",
+             "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+    assert r.stdout == b"container start web\n"
+    assert daemon.requests[0].arg("since") == "1699999999"
+    r = cove(daemon, "events")
+    assert r.stdout.decode().rstrip().endswith(
+        f"container start {CID} (image=busybox, name=web)")
+
+
+def test_stop_and_kill_parameters(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/containers/*", Reply(204))
+    r = cove(daemon, "stop", "-t", "5", "--signal", "usr1", "a", "b")
+    assert r.stdout == b"a\nb\n"
+    assert [(q.arg("t"), q.arg("signal")) for q in daemon.requests] == [
+        ("5", "SIGUSR1"), ("5", "SIGUSR1")]
+    r = cove(daemon, "kill", "-s", "HUP", "a")
+    assert daemon.requests[-1].path == "/containers/a/kill"
+    assert daemon.requests[-1].arg("signal") == "SIGHUP"
+
+
+def test_unknown_command() -> None:
+    r = subprocess.run([COVE, "frobnicate"], capture_output=True, timeout=30, check=False)
+    assert r.returncode == 1 and b"'frobnicate' is not a cove command" in r.stderr
+
+
+def test_cp_refuses_entries_outside_destination(daemon: FakeDaemon, tmp_path: Path) -> None:
+    daemon.route("GET", "/containers/web/archive", Reply(
+        body=[_tar_of({"d/../../escape": b"bad"})], chunked=True,
+        content_type="application/x-tar",
+        headers={"X-Docker-Container-Path-Stat": _stat_header("d", 0o755 | 1 << 31)}))
+    (tmp_path / "dest").mkdir()
+    r = cove(daemon, "cp", "web:/d", str(tmp_path / "dest"))
+    assert r.returncode == 1 and b"outside the destination" in r.stderr
+    assert not (tmp_path / "escape").exists()
