@@ -77,7 +77,15 @@ class OciRuntime:
         args = ["kill"] + (["--all"] if all_processes else []) + [cid, str(signal)]
         self._run(*args)
 
+    def has_state(self, cid: str) -> bool:
+        """runc, crun and cove-runtime all keep a container's state in <root>/<id>."""
+        return os.path.lexists(os.path.join(self.root, cid))
+
     def delete(self, cid: str, force: bool = False) -> None:
+        # An interpreter start saved when there is nothing to delete (the usual case
+        # after an exit already cleaned up).
+        if not self.has_state(cid):
+            return
         try:
             self._run("delete", *(["--force"] if force else []), cid)
         except NotFound:
