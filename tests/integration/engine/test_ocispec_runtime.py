@@ -1,0 +1,127 @@
+"""Specs built by cove.engine.ocispec, run by cove-runtime on the real kernel.
+
+The container reports what it sees (capabilities, ids, env, cwd, rlimit, a write to
+the read-only rootfs, an unshare blocked by seccomp) on stdout; the test checks it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cove.engine.ocispec import (
+    DEFAULT_CAPABILITIES,
+    SpecOptions,
+    build_spec,
+    parse_create_request,
+    parse_image_config,
+)
+from cove.engine.ocispec.host import HostInfo
+from cove.linux.capabilities import CAPABILITIES
+from tests.helpers import Runtime
+from tests.schema import validator
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+]
+
+_SCRIPT = (
+    "grep CapEff /proc/self/status; id -u; id -g; pwd; echo ENV_A=$A; ulimit -n; "
+    "if touch /rootfs-write-probe 2>/dev/null; then echo RW; else echo RO; fi; "
+    "if unshare -m true 2>/dev/null; then echo UNSHARE_OK; else echo UNSHARE_BLOCKED; fi; "
+    "hostname"
+)
+
+
+def _cap_mask(names: tuple[str, ...] | list[str]) -> int:
+    return sum(1 << CAPABILITIES[n] for n in names)
+
+
+def _run(runtime: Runtime, tmp_path: Path, spec: dict[str, Any]) -> tuple[int, str]:
+    cid = f"ocispec-test-{uuid.uuid4().hex[:10]}"
+    bundle = tmp_path / cid
+    bundle.mkdir()
+    (bundle / "config.json").write_text(json.dumps(spec))
+    with open(runtime.out_path(cid), "wb") as out:
+        res = runtime.run("run", "--bundle", str(bundle), cid, check=False, stdout=out,
+                          stderr=out, timeout=60)
+    runtime.run("delete", "--force", cid, check=False)
+    return res.returncode, runtime.output(cid)
+
+
+@pytest.fixture
+def rootfs(private_rootfs: Path) -> Path:
+    etc = private_rootfs / "etc"
+    etc.mkdir(exist_ok=True)
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                "app:x:1234:2345:app:/home/app:/bin/sh\n")
+    (etc / "group").write_text("root:x:0:\napp:x:2345:\nextra:x:3456:app\n")
+    (private_rootfs / "work").mkdir()
+    return private_rootfs
+
+
+def _build(rootfs: Path, body: dict[str, Any], cid: str = "ocispec0123456789") -> Any:
+    request = parse_create_request(body)
+    image = parse_image_config({"Env": ["PATH=/bin:/usr/bin", "A=image"],
+                                "Cmd": ["sh", "-c", "exit 3"], "WorkingDir": "/work"})
+    built = build_spec(request, image, SpecOptions(
+        rootfs=str(rootfs), container_id=cid,
+        cgroup_parent=f"/ocispec-test-{uuid.uuid4().hex[:8]}", host=HostInfo.probe()))
+    errors = sorted(validator("config-schema.json").iter_errors(built.spec), key=str)
+    assert not errors, errors[0]
+    return built
+
+
+def test_default_container_sees_docker_defaults(runtime: Runtime, tmp_path: Path,
+                                                rootfs: Path) -> None:
+    built = _build(rootfs, {
+        "User": "app", "Env": ["A=request"], "Hostname": "probe",
+        "Cmd": ["sh", "-c", _SCRIPT],
+        "HostConfig": {"ReadonlyRootfs": True,
+                       "Ulimits": [{"Name": "nofile", "Soft": 4096, "Hard": 8192}]},
+    })
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 0, out
+    lines = out.split()
+    # A non-root user keeps no effective capabilities across execve (no ambient set).
+    assert "CapEff:" in lines and lines[lines.index("CapEff:") + 1] == "0000000000000000"
+    assert lines[2:10] == ["1234", "2345", "/work", "ENV_A=request", "4096", "RO",
+                           "UNSHARE_BLOCKED", "probe"], out
+
+
+def test_root_container_caps_and_seccomp(runtime: Runtime, tmp_path: Path,
+                                         rootfs: Path) -> None:
+    built = _build(rootfs, {"Cmd": ["sh", "-c", _SCRIPT],
+                            "HostConfig": {"CapAdd": ["sys_admin"], "CapDrop": ["NET_RAW"]}})
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 0, out
+    expected = [c for c in DEFAULT_CAPABILITIES if c != "CAP_NET_RAW"] + ["CAP_SYS_ADMIN"]
+    # Docker's 1048576, unless this host (no CAP_SYS_RESOURCE here) cannot raise that far.
+    nofile = min(1048576, HostInfo.probe().nofile_max)
+    lines = out.split()
+    assert int(lines[1], 16) == _cap_mask(expected)
+    # With CAP_SYS_ADMIN the profile allows unshare; the rootfs is writable; nofile default.
+    assert lines[2:10] == ["0", "0", "/work", "ENV_A=image", str(nofile), "RW", "UNSHARE_OK",
+                           "ocispec01234"], out
+
+
+def test_default_root_container_cannot_unshare(runtime: Runtime, tmp_path: Path,
+                                               rootfs: Path) -> None:
+    built = _build(rootfs, {"Cmd": ["sh", "-c", _SCRIPT]})
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 0, out
+    lines = out.split()
+    assert int(lines[1], 16) == _cap_mask(DEFAULT_CAPABILITIES)
+    assert "UNSHARE_BLOCKED" in lines, out
+
+
+def test_image_cmd_exit_code(runtime: Runtime, tmp_path: Path, rootfs: Path) -> None:
+    built = _build(rootfs, {})
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 3, out
