@@ -46,7 +46,11 @@ def test_json_file_logs_rotate_within_bounds(engine: Engine) -> None:
     raw = engine.request("GET", f"/containers/{cid}/logs?stdout=1")[1]
     lines = [data for _, data in _frames(raw)]
     assert len(lines) > 100
-    assert all(d == (line + "\n").encode() for d in lines)
+    # The oldest kept line may be the tail of a line whose start was rotated away
+    # (conmon splits long output into partial records); every later line is whole.
+    bad = [d for d in lines[1:] if d != (line + "\n").encode()]
+    assert not bad, bad[:3]
+    assert lines[0].endswith(b"x\n")
 
 
 def test_logs_tail_timestamps_and_follow(engine: Engine) -> None:
