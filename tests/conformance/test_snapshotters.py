@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -320,3 +321,54 @@ def test_hard_link_to_a_hidden_lower_file_is_refused(sn: Snapshotter, target: Pa
         with pytest.raises(LayerError, match="does not exist"):
             unpack_direct(sn, f"l3-{n}", "l2", link_of("b", gone))
         sn.remove(f"extract-l3-{n}")
+
+
+def make_changes(root: Path) -> None:
+    """The same edits through any snapshotter's mount."""
+    (root / "new-file").write_text("n")
+    (root / "etc/a").write_text("changed")
+    (root / "etc/b").unlink()
+    os.chmod(root / "etc/c", 0o700)
+    shutil.rmtree(root / "dir")
+    (root / "newdir").mkdir()
+    os.chmod(root / "newdir", 0o755)
+    (root / "newdir/x").write_text("x")
+    shutil.rmtree(root / "o")
+    (root / "o").mkdir()
+    os.chmod(root / "o", 0o755)
+    (root / "o/fresh").write_text("f")
+    (root / "f2d").unlink()
+    (root / "f2d").mkdir()
+    (root / "f2d/in").write_text("i")
+    (root / "keep2").write_text("k2")  # same size, later mtime: modified
+
+
+EXPECTED_CHANGES = [
+    ("/dir", 2), ("/etc", 0), ("/etc/a", 0), ("/etc/b", 2), ("/etc/c", 0), ("/f2d", 0),
+    ("/f2d/in", 1), ("/keep2", 0), ("/new-file", 1), ("/newdir", 1), ("/newdir/x", 1),
+    ("/o", 0), ("/o/fresh", 1), ("/o/old", 2), ("/o/sub", 2),
+]
+
+
+def test_changes_of_a_container_snapshot(sn: Snapshotter, target: Path) -> None:
+    layer(sn, target, "l1", None, tar_of(
+        ("etc", "d", b""), ("etc/a", "f", "1"), ("etc/b", "f", "2"), ("etc/c", "f", "3"),
+        ("dir", "d", b""), ("dir/x", "f", "x"), ("dir/sub", "d", b""), ("dir/sub/y", "f", "y"),
+        ("o", "d", b""), ("o/old", "f", "o"), ("o/sub", "d", b""), ("o/sub/old", "f", "o"),
+        ("f2d", "f", "file"), ("keep", "f", "k")))
+    layer(sn, target, "l2", "l1", tar_of(("etc/d", "f", "4"), ("keep2", "f", "k!")))
+    mounts = sn.prepare("c1", "l2")
+    assert sn.changes("c1") == []
+    with mounted(mounts, str(target)):
+        make_changes(target)
+    got = [(c.path, int(c.kind)) for c in sn.changes("c1")]
+    assert got == EXPECTED_CHANGES
+    assert sn.changes("c1")[0].to_dict() == {"Path": "/dir", "Kind": 2}
+    # every added or modified path can be read from the diff source
+    source = Path(sn.diff_source("c1"))
+    for path, kind in got:
+        if kind != 2:
+            assert os.path.lexists(source / path.lstrip("/")), path
+    # a first layer's changes are all additions
+    assert [(c.path, int(c.kind)) for c in sn.changes("l1")][:3] == [
+        ("/dir", 1), ("/dir/sub", 1), ("/dir/sub/y", 1)]

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import tarfile
+import tempfile
 import time
 import uuid
 import zlib
@@ -33,10 +34,13 @@ from typing import Any, BinaryIO, cast
 
 from cove.content import ContentStore
 from cove.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from cove.images.archive import export_tree
 from cove.images.chain import chain_ids
+from cove.images.commit import commit_config, write_diff
 from cove.images.filters import PRUNE_KEYS, image_filters, parse_time_ns, until_seconds
 from cove.images.reference import Reference, parse_reference
 from cove.metadata import Descriptor, Image, ImageFilters, MetadataStore
+from cove.metadata.store import DANGLING_PREFIX
 from cove.oci.image import (
     MEDIA_TYPE_OCI_CONFIG,
     MEDIA_TYPE_OCI_LAYER,
@@ -63,6 +67,7 @@ from cove.snapshots import (
     Snapshotter,
     apply_layer,
     choose_snapshotter,
+    mounted,
 )
 
 log = logging.getLogger(__name__)
@@ -692,7 +697,7 @@ class ImageService:
             "RepoTags": tags,
             "RepoDigests": digests,
             "Parent": "",
-            "Comment": "",
+            "Comment": str(c.raw.get("comment") or ""),
             "Created": c.created or _rfc3339(image.created),
             "DockerVersion": "",
             "Author": c.author or "",
@@ -772,6 +777,95 @@ class ImageService:
             self.metadata.remove_container(container_id)
             raise
 
+    def _container_key(self, container_id: str) -> str:
+        key = self.rootfs_key(container_id)
+        if not self._snapshot_exists(key):
+            raise NotFound(f"No such container: {container_id}")
+        return key
+
+    def changes(self, container_id: str) -> list[dict[str, Any]]:
+        """docker diff: the Engine API's ``[{"Path": "/etc/x", "Kind": 0|1|2}]``
+        (modified, added, deleted) of the container's root filesystem, by path."""
+        key = self._container_key(container_id)
+        return [c.to_dict() for c in self.snapshotter.changes(key)]
+
+    def commit(
+        self,
+        container_id: str,
+        reference: str | None = None,
+        *,
+        config: dict[str, Any] | None = None,
+        changes: Sequence[str] = (),
+        author: str | None = None,
+        comment: str | None = None,
+        created_by: str | None = None,
+    ) -> ImageRecord:
+        """docker commit: the container's changes as a new layer on its image.
+
+        ``config``: the container's config as docker holds it (``Cmd``, ``Env``,
+        ``Labels``, ...), which becomes the image's run config (default: the
+        image's); ``changes`` are ``--change`` instructions applied after it.
+        Nothing changed gives an empty-layer history entry and no layer, as
+        docker does.  The image is named ``reference``, else left dangling.
+        The caller pauses a running container first if it wants a consistent copy.
+        """
+        key = self._container_key(container_id)
+        record = self.metadata.container(container_id)
+        name = str(_normal_name(reference)) if reference else None
+        base_layers: tuple[OciDescriptor, ...] = ()
+        if record.image_target:
+            data = self.content.read(record.image_target)
+            media = parse_manifest(data).media_type or MEDIA_TYPE_OCI_MANIFEST
+            r = self._resolve_target(Descriptor(media, record.image_target, len(data)))
+            base, base_layers = r.config, r.manifest.layers
+        else:
+            host = host_platform()
+            base = ImageConfig(architecture=host.architecture, os=host.os, diff_ids=(),
+                               variant=host.variant)
+        diff = self.snapshotter.changes(key)
+        created = _rfc3339(time.time_ns())
+        with self.metadata.lease(labels={"commit": container_id}) as lease:
+            layers = list(base_layers)
+            diff_id = None
+            if diff:
+                with self.content.writer(f"commit-{uuid.uuid4().hex}") as writer:
+                    diff_id = write_diff(self.snapshotter.diff_source(key), diff, writer)
+                    digest = writer.commit()
+                self.metadata.lease_add(lease, content=[digest])
+                layers.append(OciDescriptor(MEDIA_TYPE_OCI_LAYER_GZIP, digest,
+                                            self.content.size(digest)))
+            new = commit_config(base, diff_id=diff_id, run_config=config, changes=changes,
+                                author=author, comment=comment, created_by=created_by,
+                                created=created)
+            config_bytes = new.to_json()
+            config_digest = self.content.put(config_bytes)
+            self.metadata.lease_add(lease, content=[config_digest])
+            manifest = Manifest(
+                config=OciDescriptor(MEDIA_TYPE_OCI_CONFIG, config_digest, len(config_bytes)),
+                layers=tuple(layers),
+            ).to_json()
+            manifest_digest = self.content.put(manifest)
+            target = Descriptor(MEDIA_TYPE_OCI_MANIFEST, manifest_digest, len(manifest))
+            return self._register(lease, name or DANGLING_PREFIX + manifest_digest, target)
+
+    def export_rootfs(self, container_id: str, out: BinaryIO) -> None:
+        """docker export: the container's root filesystem as a tar stream on ``out``.
+
+        Mounts a read-only view of the container's snapshot (its changes over
+        its image's layers) on a private directory for the duration; a running
+        container's own mount is left alone.
+        """
+        key = self._container_key(container_id)
+        mounts = [_read_only(m) for m in self.snapshotter.mounts(key)]
+        scratch = os.path.join(self.root, "tmp")
+        os.makedirs(scratch, mode=0o700, exist_ok=True)
+        target = tempfile.mkdtemp(prefix=f"export-{container_id[:12]}-", dir=scratch)
+        try:
+            with mounted(mounts, target):
+                export_tree(target, out)
+        finally:
+            os.rmdir(target)
+
     def release_rootfs(self, container_id: str) -> None:
         """Remove the container's snapshot and its record (the image stays)."""
         key = self.rootfs_key(container_id)
@@ -828,6 +922,19 @@ class ImageService:
             })
         out.sort(key=lambda s: (-int(s["Created"]), str(s["Id"])))
         return out
+
+
+def _read_only(m: Mount) -> Mount:
+    """``m`` as a read-only mount that shares no work dir with a live mount of it."""
+    if m.type == "overlay":
+        opts = {o.split("=", 1)[0]: o.split("=", 1)[1] for o in m.options if "=" in o}
+        lowers = [opts["upperdir"]] if "upperdir" in opts else []
+        if opts.get("lowerdir"):
+            lowers.append(opts["lowerdir"])
+        return Mount("overlay", m.source, ("lowerdir=" + ":".join(lowers), "ro"))
+    if m.type == "bind":
+        return Mount("bind", m.source, (*[o for o in m.options if o != "rw"], "ro"))
+    return m
 
 
 class _Counted:

@@ -4,6 +4,7 @@ SQLite in WAL mode; see :mod:`cove.metadata.schema` for the tables.
 """
 
 from cove.metadata.store import (
+    Container,
     DatabaseLocked,
     Descriptor,
     GcPlan,
@@ -12,4 +13,5 @@ from cove.metadata.store import (
     MetadataStore,
 )
 
-__all__ = ["DatabaseLocked", "Descriptor", "GcPlan", "Image", "ImageFilters", "MetadataStore"]
+__all__ = ["Container", "DatabaseLocked", "Descriptor", "GcPlan", "Image", "ImageFilters",
+           "MetadataStore"]

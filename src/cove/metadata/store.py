@@ -60,6 +60,16 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Container:
+    """What the image service records of a container: its image and its snapshot."""
+
+    id: str
+    image: str | None  # the name it was created from
+    image_target: str | None  # that name's target digest then
+    snapshot_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ImageFilters:
     """Docker's ``images --filter``: every given condition must hold (label/reference: any).
 
@@ -430,6 +440,15 @@ class MetadataStore:
             cur = db.execute("DELETE FROM containers WHERE id = ?", (container_id,))
             if cur.rowcount == 0:
                 raise NotFound(f"No such container: {container_id}")
+
+    def container(self, container_id: str) -> Container:
+        row = self._db.execute(
+            "SELECT id, image, image_target, snapshot_key FROM containers WHERE id = ?",
+            (container_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"No such container: {container_id}")
+        return Container(str(row[0]), row[1], row[2], row[3])
 
     def containers_using(self, image: Image) -> list[str]:
         rows = self._db.execute(

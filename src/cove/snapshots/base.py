@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cove.errors import (
     AlreadyExists,
@@ -33,6 +33,9 @@ from cove.errors import (
     SyscallError,
 )
 from cove.linux import libc
+
+if TYPE_CHECKING:
+    from cove.snapshots.changes import Change
 
 _SCHEMA = 1
 
@@ -184,6 +187,12 @@ class Snapshotter(Protocol):
     def stat(self, key: str) -> Info: ...
     def walk(self) -> Iterator[Info]: ...
     def usage(self, key: str) -> Usage: ...
+    def changes(self, key: str) -> list[Change]:
+        """What snapshot ``key`` changes on top of its parent (docker's container diff)."""
+        ...
+    def diff_source(self, key: str) -> str:
+        """The directory where each added or modified path of :meth:`changes` is read."""
+        ...
 
 
 def tree_usage(path: str) -> Usage:
@@ -277,6 +286,9 @@ class StoreBase:
     def _commit_dirs(self, path: str) -> None:
         """Tidy an active snapshot's dirs when it is committed."""
 
+    def _changes(self, fs: str, chain: list[str]) -> list[Change]:
+        raise NotImplementedError
+
     # ---- common
     def _record(self, data: dict[str, Any], key: str) -> dict[str, Any]:
         rec: dict[str, Any] | None = data["snapshots"].get(key)
@@ -366,3 +378,14 @@ class StoreBase:
     def usage(self, key: str) -> Usage:
         rec = self._record(self.meta.read(), key)
         return tree_usage(os.path.join(self.meta.snapshot_dir(rec["id"]), "fs"))
+
+    def changes(self, key: str) -> list[Change]:
+        data = self.meta.read()
+        rec = self._record(data, key)
+        fs = os.path.join(self.meta.snapshot_dir(rec["id"]), "fs")
+        return self._changes(fs, [os.path.join(p, "fs")
+                                  for p in self._chain(data, rec.get("parent"))])
+
+    def diff_source(self, key: str) -> str:
+        rec = self._record(self.meta.read(), key)
+        return os.path.join(self.meta.snapshot_dir(rec["id"]), "fs")

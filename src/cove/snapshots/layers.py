@@ -352,10 +352,12 @@ def _is_opaque(path: str) -> bool:
         return False
 
 
-def find_in_lowers(lowers: Sequence[str], rel: str, *, directory: bool = False) -> str | None:
+def find_in_lowers(lowers: Sequence[str], rel: str, *, directory: bool | None = False
+                   ) -> str | None:
     """The path of ``rel`` in the overlay of ``lowers`` (newest first), or None.
 
-    ``rel`` must be a directory with ``directory``, anything else without.
+    ``rel`` must be a directory with ``directory``, anything else without it
+    (``None``: any type).
     Whiteouts and opaque directories hide what is below them, as in the
     kernel's merge.  No symlink is followed: a path through one is not found.
     """
@@ -374,7 +376,9 @@ def find_in_lowers(lowers: Sequence[str], rel: str, *, directory: bool = False) 
             if _is_whiteout(st):
                 return None
             if i == len(parts) - 1:
-                return path if stat.S_ISDIR(st.st_mode) == directory else None
+                if directory is None or stat.S_ISDIR(st.st_mode) == directory:
+                    return path
+                return None
             if not stat.S_ISDIR(st.st_mode):
                 return None  # a file or symlink there hides the lower directories
             if _is_opaque(path):

@@ -12,6 +12,7 @@ import subprocess
 
 from cove.errors import SyscallError
 from cove.snapshots.base import Kind, Mount, StoreBase
+from cove.snapshots.changes import Change, tree_changes
 
 
 def copy_tree(src: str, dst: str) -> None:
@@ -29,6 +30,9 @@ class NativeSnapshotter(StoreBase):
             os.mkdir(fs, 0o755)
         else:
             copy_tree(os.path.join(parent_path, "fs"), fs)
+
+    def _changes(self, fs: str, chain: list[str]) -> list[Change]:
+        return tree_changes(fs, chain[0] if chain else None)
 
     def _mounts(self, path: str, kind: Kind, chain: list[str]) -> list[Mount]:
         mode = "rw" if kind is Kind.ACTIVE else "ro"

@@ -13,6 +13,7 @@ import os
 import shutil
 
 from cove.snapshots.base import Kind, Mount, StoreBase
+from cove.snapshots.changes import Change, overlay_changes
 
 
 class OverlaySnapshotter(StoreBase):
@@ -20,6 +21,9 @@ class OverlaySnapshotter(StoreBase):
         os.mkdir(os.path.join(path, "fs"), 0o755)
         if kind is Kind.ACTIVE:
             os.mkdir(os.path.join(path, "work"), 0o700)
+
+    def _changes(self, fs: str, chain: list[str]) -> list[Change]:
+        return overlay_changes(fs, chain)
 
     def _commit_dirs(self, path: str) -> None:
         shutil.rmtree(os.path.join(path, "work"), ignore_errors=True)
