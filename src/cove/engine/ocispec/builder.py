@@ -91,6 +91,15 @@ def check_request(request: CreateRequest) -> None:
             raise InvalidArgument("conflicting options: hostname and the UTS mode")
         if h.network_mode.startswith("container:"):
             raise InvalidArgument("conflicting options: hostname and the network mode")
+    if h.network_mode.startswith("container:"):
+        # The joined container owns the network setup (Docker's messages).
+        if h.dns or h.dns_search or h.dns_options:
+            raise InvalidArgument("conflicting options: dns and the network mode")
+        if h.extra_hosts:
+            raise InvalidArgument("conflicting options: custom host-to-IP mapping and the "
+                                  "network mode")
+        if request.config.mac_address:
+            raise InvalidArgument("conflicting options: mac-address and the network mode")
 
 
 def _cgroups_path(h: HostConfig, options: SpecOptions) -> str:

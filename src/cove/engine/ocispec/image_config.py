@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cove.engine.ocispec._fields import Fields
-from cove.engine.ocispec.policies import Healthcheck, parse_healthcheck
+from cove.engine.ocispec.policies import Healthcheck, healthcheck_from
 
 __all__ = ["ImageConfig", "parse_image_config"]
 
@@ -43,7 +43,7 @@ def parse_image_config(config: object) -> ImageConfig:
         stop_signal=f.opt_text("StopSignal"),
         exposed_ports=tuple(f.key_set("ExposedPorts")),
         volumes=tuple(f.key_set("Volumes")),
-        healthcheck=None if health is None else parse_healthcheck(health),
+        healthcheck=None if health is None else healthcheck_from(health),
         labels=f.str_map("Labels"),
         args_escaped=f.flag("ArgsEscaped"),
     )

@@ -31,8 +31,13 @@ class RestartPolicy:
         return {"Name": self.name.value, "MaximumRetryCount": self.maximum_retry_count}
 
 
-def parse_restart_policy(fields: Fields) -> RestartPolicy:
-    """HostConfig.RestartPolicy; an empty name means ``no``, as in Docker."""
+def parse_restart_policy(obj: object,
+                         where: str = "HostConfig.RestartPolicy") -> RestartPolicy:
+    """A decoded RestartPolicy object; an empty name means ``no``, as in Docker."""
+    return restart_policy_from(Fields(obj, where))
+
+
+def restart_policy_from(fields: Fields) -> RestartPolicy:
     name = fields.text("Name")
     count = fields.number("MaximumRetryCount")
     try:
@@ -74,7 +79,12 @@ _DURATIONS = (("Interval", "interval_ns"), ("Timeout", "timeout_ns"),
               ("StartPeriod", "start_period_ns"), ("StartInterval", "start_interval_ns"))
 
 
-def parse_healthcheck(fields: Fields) -> Healthcheck:
+def parse_healthcheck(obj: object, where: str = "Healthcheck") -> Healthcheck:
+    """A decoded HealthConfig object, checked with Docker's minimums."""
+    return healthcheck_from(Fields(obj, where))
+
+
+def healthcheck_from(fields: Fields) -> Healthcheck:
     test = fields.str_list("Test") or []
     if test and test[0] not in ("NONE", "CMD", "CMD-SHELL"):
         fields.fail("Test", test, 'the first item must be "NONE", "CMD" or "CMD-SHELL"')

@@ -15,8 +15,8 @@ from cove.engine.ocispec._fields import Fields
 from cove.engine.ocispec.policies import (
     Healthcheck,
     RestartPolicy,
-    parse_healthcheck,
-    parse_restart_policy,
+    healthcheck_from,
+    restart_policy_from,
 )
 
 __all__ = ["ContainerConfig", "CreateRequest", "DeviceMapping", "HostConfig", "MountRequest",
@@ -203,7 +203,7 @@ def _container_config(f: Fields) -> ContainerConfig:
         labels=f.str_map("Labels"),
         stop_signal=f.opt_text("StopSignal"),
         stop_timeout=f.opt_number("StopTimeout"),
-        healthcheck=None if health is None else parse_healthcheck(health),
+        healthcheck=None if health is None else healthcheck_from(health),
         exposed_ports=tuple(f.key_set("ExposedPorts")),
         volumes=tuple(f.key_set("Volumes")),
         tty=f.flag("Tty"),
@@ -249,7 +249,7 @@ def _host_config(f: Fields) -> HostConfig:
         init=f.opt_flag("Init"),
         shm_size=f.number("ShmSize"),
         oom_score_adj=f.number("OomScoreAdj"),
-        restart_policy=parse_restart_policy(f.sub("RestartPolicy")),
+        restart_policy=restart_policy_from(f.sub("RestartPolicy")),
         auto_remove=f.flag("AutoRemove"),
         masked_paths=None if masked is None else tuple(masked),
         readonly_paths=None if readonly is None else tuple(readonly),

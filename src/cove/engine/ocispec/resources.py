@@ -3,6 +3,8 @@ checked with Docker's rules and messages."""
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 from cove.engine.ocispec.host import HostInfo
@@ -73,11 +75,50 @@ def build_resources(r: Resources, host: HostInfo) -> dict[str, Any]:
         out["cpu"] = cpu
     if r.pids_limit is not None and r.pids_limit > 0:
         out["pids"] = {"limit": r.pids_limit}
+    block_io = _block_io(r)
+    if block_io:
+        out["blockIO"] = block_io
+    return out
+
+
+def _block_device(path: str, where: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InvalidArgument(f'invalid {where}: "{path}" ({exc.strerror})') from None
+    if not stat.S_ISBLK(st.st_mode):
+        raise InvalidArgument(f'invalid {where}: "{path}" (not a block device)')
+    return os.major(st.st_rdev), os.minor(st.st_rdev)
+
+
+def _block_io(r: Resources) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if r.blkio_weight:
         if not 10 <= r.blkio_weight <= 1000:
             raise InvalidArgument(f"invalid HostConfig.BlkioWeight: {r.blkio_weight} (Range "
                                   "of blkio weight is from 10 to 1000)")
-        out["blockIO"] = {"weight": r.blkio_weight}
+        out["weight"] = r.blkio_weight
+    weights = []
+    for i, w in enumerate(r.blkio_weight_device):
+        where = f"HostConfig.BlkioWeightDevice[{i}]"
+        if not 10 <= w.weight <= 1000:
+            raise InvalidArgument(f"invalid {where}.Weight: {w.weight} (Range of blkio weight "
+                                  "is from 10 to 1000)")
+        major, minor = _block_device(w.path, f"{where}.Path")
+        weights.append({"major": major, "minor": minor, "weight": w.weight})
+    if weights:
+        out["weightDevice"] = weights
+    for key, field_name, devices in (
+            ("throttleReadBpsDevice", "BlkioDeviceReadBps", r.blkio_device_read_bps),
+            ("throttleWriteBpsDevice", "BlkioDeviceWriteBps", r.blkio_device_write_bps),
+            ("throttleReadIOPSDevice", "BlkioDeviceReadIOps", r.blkio_device_read_iops),
+            ("throttleWriteIOPSDevice", "BlkioDeviceWriteIOps", r.blkio_device_write_iops)):
+        rates = []
+        for i, t in enumerate(devices):
+            major, minor = _block_device(t.path, f"HostConfig.{field_name}[{i}].Path")
+            rates.append({"major": major, "minor": minor, "rate": t.rate})
+        if rates:
+            out[key] = rates
     return out
 
 
