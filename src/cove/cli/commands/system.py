@@ -236,7 +236,7 @@ def cmd_info(ctx: Context, argv: list[str]) -> int:
         return 0
     g = info.get
     lines = ["Client:", f" Version:    {CLIENT_VERSION}", " Context:    default",
-             f" Debug Mode: {str(bool(g('Debug'))).lower()}", "", "Server:",
+             " Debug Mode: false", "", "Server:",
              f" Containers: {g('Containers', 0)}", f"  Running: {g('ContainersRunning', 0)}",
              f"  Paused: {g('ContainersPaused', 0)}", f"  Stopped: {g('ContainersStopped', 0)}",
              f" Images: {g('Images', 0)}", f" Server Version: {g('ServerVersion', '')}",
