@@ -3,9 +3,10 @@
 conmon can only truncate a log that outgrows its ``--log-size-max``. The daemon rotates
 before that: when a running container's log reaches max-size, the files shift
 (``log`` → ``log.1`` → … → ``log.<max-file - 1>``, the oldest dropped) and conmon is told
-through its control fifo to reopen the log. conmon's own limit is set to twice
-max-size, so a burst between two checks, or a stopped daemon, still leaves the logs
-bounded (at worst one file is truncated).
+through its control fifo to reopen the log. conmon's own limit is set higher (twice
+max-size, at least max-size + 8 MiB), so a stopped daemon still leaves the logs
+bounded (at worst one file is truncated) and a burst between two checks does not
+lose lines.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 log = logging.getLogger("cove.engine.logrotate")
 
-CHECK_INTERVAL = 0.5
+CHECK_INTERVAL = 0.2
 REOPEN_LOGS = 2  # conmon's control message for "reopen the log files"
 
 

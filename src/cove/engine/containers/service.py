@@ -409,8 +409,10 @@ class ContainerService:
         return size, files
 
     def _log_max_size(self, c: Container) -> int:
-        # conmon's own cap: twice the rotation size (see logrotate.py).
-        return 2 * self._log_limits(c)[0]
+        # conmon's own cap (see logrotate.py): room for what a fast writer adds between
+        # two rotation checks, so that it only matters while the daemon is down.
+        size = self._log_limits(c)[0]
+        return max(2 * size, size + 8 * 1024 * 1024)
 
     def _rotation_targets(self) -> list[RotationTarget]:
         out = []
