@@ -452,3 +452,177 @@ def test_cp_refuses_entries_outside_destination(daemon: FakeDaemon, tmp_path: Pa
     r = cove(daemon, "cp", "web:/d", str(tmp_path / "dest"))
     assert r.returncode == 1 and b"outside the destination" in r.stderr
     assert not (tmp_path / "escape").exists()
+
+
+def test_push_tag_rmi_history(daemon: FakeDaemon, tmp_path: Path) -> None:
+    daemon.route("POST", "/images/127.0.0.1:5000/app/push", Reply(body=[
+        b'{"status":"The push refers to repository [127.0.0.1:5000/app]"}\n',
+        b'{"status":"Pushed","id":"abc"}\n',
+        b'{"status":"1.0: digest: sha256:00 size: 527"}\n'], chunked=True))
+    r = cove(daemon, "push", "127.0.0.1:5000/app:1.0")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == [
+        "The push refers to repository [127.0.0.1:5000/app]", "abc: Pushed",
+        "1.0: digest: sha256:00 size: 527"]
+    req = daemon.requests[-1]
+    assert req.arg("tag") == "1.0" and "x-registry-auth" in req.headers
+
+    daemon.route("POST", "/images/busybox/tag", Reply(201))
+    assert cove(daemon, "tag", "busybox", "127.0.0.1:5000/bb:v1").returncode == 0
+    assert (daemon.requests[-1].arg("repo"), daemon.requests[-1].arg("tag")) == (
+        "127.0.0.1:5000/bb", "v1")
+
+    daemon.route("DELETE", "/images/busybox", json_reply([
+        {"Untagged": "busybox:latest"}, {"Deleted": "sha256:" + "1" * 64}]))
+    r = cove(daemon, "rmi", "-f", "busybox")
+    assert r.stdout.decode() == f"Untagged: busybox:latest\nDeleted: sha256:{'1' * 64}\n"
+    assert daemon.requests[-1].arg("force") == "1"
+
+    daemon.route("GET", "/images/busybox/history", json_reply([
+        {"Id": "sha256:" + "2" * 64, "Created": int(time.time()) - 7200,
+         "CreatedBy": "/bin/sh -c #(nop) CMD [\"sh\"]", "Size": 0, "Comment": ""},
+        {"Id": "<missing>", "Created": int(time.time()) - 7200,
+         "CreatedBy": "/bin/sh -c #(nop) ADD file:abc in / ", "Size": 4_260_000,
+         "Comment": ""}]))
+    lines = cove(daemon, "history", "busybox").stdout.decode().splitlines()
+    assert lines[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
+    assert lines[1].startswith("222222222222   2 hours ago   /bin/sh -c #(nop) CMD")
+    assert lines[2].startswith("<missing>") and "4.26MB" in lines[2]
+    assert cove(daemon, "history", "-q", "busybox").stdout == b"222222222222\n<missing>\n"
+
+
+def test_save_load_import(daemon: FakeDaemon, tmp_path: Path) -> None:
+    archive = _tar_of({"manifest.json": b"[]"})
+    daemon.route("GET", "/images/get", Reply(body=[archive], chunked=True,
+                                             content_type="application/x-tar"))
+    out = tmp_path / "img.tar"
+    r = cove(daemon, "save", "-o", str(out), "busybox", "alpine")
+    assert r.returncode == 0 and out.read_bytes() == archive
+    assert daemon.requests[-1].query["names"] == ["busybox", "alpine"]
+    r = cove(daemon, "save", "busybox")
+    assert r.stdout == archive
+
+    daemon.route("POST", "/images/load", Reply(
+        body=[b'{"stream":"Loaded image: busybox:latest\\n"}\n'], chunked=True))
+    r = cove(daemon, "load", "-i", str(out))
+    assert r.stdout == b"Loaded image: busybox:latest\n"
+    assert daemon.requests[-1].body == archive
+    r = cove(daemon, "load", stdin=archive)
+    assert daemon.requests[-1].body == archive
+
+    daemon.route("POST", "/images/create", Reply(
+        body=[b'{"status":"sha256:' + b"3" * 64 + b'"}\n'], chunked=True))
+    r = cove(daemon, "import", "-c", "CMD [\"sh\"]", "-m", "imported", "-", "mine:1",
+             stdin=archive)
+    assert r.stdout == b"sha256:" + b"3" * 64 + b"\n"
+    req = daemon.requests[-1]
+    assert (req.arg("fromSrc"), req.arg("repo"), req.arg("tag")) == ("-", "mine", "1")
+    assert req.query["changes"] == ['CMD ["sh"]'] and req.arg("message") == "imported"
+    assert req.body == archive
+
+
+def test_image_prune(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/images/prune", json_reply({
+        "ImagesDeleted": [{"Untagged": "x:1"}, {"Deleted": "sha256:44"}],
+        "SpaceReclaimed": 2_000_000}))
+    r = cove(daemon, "image", "prune", "-f", "--filter", "until=24h")
+    assert r.stdout.decode() == ("Deleted Images:\nuntagged: x:1\ndeleted: sha256:44\n\n"
+                                 "Total reclaimed space: 2MB\n")
+    assert json.loads(daemon.requests[-1].arg("filters") or "") == {
+        "until": ["24h"], "dangling": ["true"]}
+    r = cove(daemon, "image", "prune", stdin=b"n\n")
+    assert r.returncode == 0 and b"Are you sure you want to continue? [y/N]" in r.stderr
+    assert len(daemon.find("POST", "/images/prune")) == 1
+
+
+def test_container_info_verbs(daemon: FakeDaemon) -> None:
+    daemon.route("GET", "/containers/web/top", json_reply({
+        "Titles": ["PID", "USER", "COMMAND"], "Processes": [["1", "root", "sleep 100"]]}))
+    r = cove(daemon, "top", "web", "-ef")
+    assert r.stdout.decode().splitlines() == ["PID       USER      COMMAND",
+                                              "1         root      sleep 100"]
+    assert daemon.requests[-1].arg("ps_args") == "-ef"
+    daemon.route("GET", "/containers/web/changes", json_reply([
+        {"Path": "/tmp", "Kind": 0}, {"Path": "/tmp/new", "Kind": 1}, {"Path": "/gone",
+                                                                      "Kind": 2}]))
+    assert cove(daemon, "diff", "web").stdout == b"C /tmp\nA /tmp/new\nD /gone\n"
+    daemon.route("GET", "/containers/web/json", json_reply({"Id": CID, "NetworkSettings": {
+        "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "53/udp": None}}}))
+    assert cove(daemon, "port", "web").stdout == b"80/tcp -> 0.0.0.0:8080\n"
+    assert cove(daemon, "port", "web", "80").stdout == b"0.0.0.0:8080\n"
+    r = cove(daemon, "port", "web", "53/udp")
+    assert r.returncode == 1 and b"No public port '53/udp'" in r.stderr
+
+
+def test_commit_update_export(daemon: FakeDaemon, tmp_path: Path) -> None:
+    daemon.route("POST", "/commit", json_reply({"Id": "sha256:55"}, 201))
+    r = cove(daemon, "commit", "-m", "msg", "-a", "me", "-c", "ENV A=1", "--pause=false", "web",
+             "127.0.0.1:5000/snap:v2")
+    assert r.stdout == b"sha256:55\n"
+    q = daemon.requests[-1]
+    assert (q.arg("container"), q.arg("repo"), q.arg("tag"), q.arg("comment"),
+            q.arg("author"), q.arg("pause")) == ("web", "127.0.0.1:5000/snap", "v2", "msg",
+                                                 "me", "0")
+    assert q.query["changes"] == ["ENV A=1"]
+    daemon.route("POST", "/containers/web/update", json_reply({"Warnings": []}))
+    r = cove(daemon, "update", "-m", "256m", "--cpus", "2", "--restart", "always", "web")
+    assert r.stdout == b"web\n"
+    assert daemon.requests[-1].json() == {"Memory": 256 << 20, "NanoCpus": 2_000_000_000,
+                                          "RestartPolicy": {"Name": "always",
+                                                            "MaximumRetryCount": 0}}
+    assert cove(daemon, "update", "web").returncode == 125
+    daemon.route("GET", "/containers/web/export", Reply(body=[b"tarbytes"], chunked=True))
+    r = cove(daemon, "export", "-o", str(tmp_path / "fs.tar"), "web")
+    assert r.returncode == 0 and (tmp_path / "fs.tar").read_bytes() == b"tarbytes"
+
+
+def test_stats_snapshot(daemon: FakeDaemon) -> None:
+    daemon.route("GET", "/containers/web/stats", json_reply({
+        "id": CID, "name": "/web",
+        "cpu_stats": {"cpu_usage": {"total_usage": 300}, "system_cpu_usage": 2000,
+                      "online_cpus": 1},
+        "precpu_stats": {"cpu_usage": {"total_usage": 100}, "system_cpu_usage": 1000},
+        "memory_stats": {"usage": 1048576, "limit": 10485760}, "pids_stats": {"current": 2}}))
+    r = cove(daemon, "stats", "--no-stream", "web")
+    lines = r.stdout.decode().splitlines()
+    assert lines[0].split()[:4] == ["CONTAINER", "ID", "NAME", "CPU"]
+    assert lines[1].split()[:7] == ["4f1c9b2a7d3e", "web", "20.00%", "1MiB", "/", "10MiB",
+                                    "10.00%"]
+    assert daemon.requests[-1].arg("stream") == "0"
+    r = cove(daemon, "stats", "--no-stream", "--format", "{{.Name}}: {{.CPUPerc}}", "web")
+    assert r.stdout == b"web: 20.00%\n"
+
+
+def test_pause_restart_wait(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/containers/*", Reply(204))
+    daemon.route("POST", "/containers/web/wait", json_reply({"StatusCode": 9}))
+    assert cove(daemon, "pause", "web").stdout == b"web\n"
+    assert cove(daemon, "unpause", "web").stdout == b"web\n"
+    assert cove(daemon, "restart", "-t", "0", "web").stdout == b"web\n"
+    assert daemon.requests[-1].path == "/containers/web/restart"
+    assert cove(daemon, "wait", "web").stdout == b"9\n"
+
+
+def test_run_pull_never_and_always(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/containers/create", error_reply(404, "No such image: bb:latest"))
+    r = cove(daemon, "run", "--pull", "never", "bb")
+    assert r.returncode == 125 and b"No such image" in r.stderr
+    assert not daemon.find("POST", "/images/create")
+    r = cove(daemon, "run", "--pull", "sometimes", "bb")
+    assert r.returncode == 125 and b"invalid pull option" in r.stderr
+    daemon.route("POST", "/images/create", Reply(body=[b'{"status":"ok"}\n'], chunked=True))
+    daemon.route("POST", "/containers/create", json_reply({"Id": CID}, 201))
+    daemon.route("POST", f"/containers/{CID}/start", Reply(204))
+    r = cove(daemon, "run", "-d", "--pull", "always", "--platform", "linux/amd64", "bb:2")
+    assert r.returncode == 0
+    pull = daemon.find("POST", "/images/create")[0]
+    assert (pull.arg("fromImage"), pull.arg("tag"), pull.arg("platform")) == (
+        "bb", "2", "linux/amd64")
+
+
+def test_version_without_daemon_reports_client(tmp_path: Path) -> None:
+    r = subprocess.run([COVE, "-H", f"unix://{tmp_path}/none.sock", "version"],
+                       capture_output=True, timeout=30, check=False)
+    assert r.returncode == 1
+    assert r.stdout.startswith(b"Client:\n Version:")
+    assert b"Cannot connect" in r.stderr
