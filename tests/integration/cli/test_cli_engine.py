@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -153,6 +154,7 @@ def pty_cove(engine: Engine) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     import pty
 
     master, slave = pty.openpty()
+    _set_size(master, 30, 100)
     proc = subprocess.Popen([str(COVE), "-H", engine.host, "run", "-it", "--name", "tty",
                              "busybox", "sh"], stdin=slave, stdout=slave, stderr=slave,
                             env=engine.env(), start_new_session=True)
@@ -167,6 +169,14 @@ def pty_cove(engine: Engine) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+def _set_size(fd: int, rows: int, cols: int) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 def _read_until(fd: int, needle: bytes, timeout: float = 20) -> bytes:
@@ -205,3 +215,18 @@ def test_ctrl_p_ctrl_q_detaches(engine: Engine,
     os.write(master, b"\x10\x11")
     assert proc.wait(timeout=20) == 0
     assert ok(engine, "inspect", "-f", "{{.State.Running}}", "tty") == "true\n"
+
+
+def test_window_size_follows_the_terminal(engine: Engine,
+                                          pty_cove: tuple[subprocess.Popen[bytes], int]) -> None:
+    proc, master = pty_cove
+    os.write(master, b"stty size\r")
+    _read_until(master, b"30 100")
+    _set_size(master, 40, 120)
+    # the pty is not cove's controlling terminal (own session), so signal it directly
+    os.kill(proc.pid, signal.SIGWINCH)
+    time.sleep(0.3)
+    os.write(master, b"stty size\r")
+    _read_until(master, b"40 120")
+    os.write(master, b"exit\r")
+    assert proc.wait(timeout=20) == 0

@@ -626,3 +626,22 @@ def test_version_without_daemon_reports_client(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert r.stdout.startswith(b"Client:\n Version:")
     assert b"Cannot connect" in r.stderr
+
+
+def test_tty_requires_terminal_input(daemon: FakeDaemon) -> None:
+    daemon.route("POST", "/containers/create", json_reply({"Id": CID}, 201))
+    r = cove(daemon, "run", "-it", "busybox")
+    assert r.returncode == 1 and r.stderr == b"the input device is not a TTY\n"
+    assert daemon.requests == []
+
+
+def test_help_and_groups(daemon: FakeDaemon) -> None:
+    r = cove(daemon)
+    assert r.returncode == 0 and b"Usage:  cove [OPTIONS] COMMAND" in r.stdout
+    r = cove(daemon, "container")
+    assert r.returncode == 0 and b"ls" in r.stdout
+    r = cove(daemon, "image", "ls", "--help")
+    assert r.returncode == 0 and b"--digests" in r.stdout
+    r = cove(daemon, "container", "frob")
+    assert r.returncode == 1 and b"'container frob' is not a cove command" in r.stderr
+    assert daemon.requests == []

@@ -46,6 +46,12 @@ def _with_tag(image: str) -> str:
 def _create(ctx: Context, opts: Options, image: str, command: list[str]) -> str:
     """POST /containers/create, pulling a missing image first as docker does."""
     body = build_create_body(opts, image, command)
+    if opts.bool("tty"):
+        # docker sends the terminal's size with the create, so the first output
+        # is already laid out for it (the resize after attach follows anyway)
+        size = ttymod.size(ctx.stdout.fileno())
+        if size is not None:
+            body["HostConfig"]["ConsoleSize"] = [size[0], size[1]]
     pull = opts.str("pull")
     platform = opts.str("platform") or None
     quiet = opts.bool("quiet")
