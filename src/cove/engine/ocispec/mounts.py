@@ -207,17 +207,13 @@ def _api_mount(m: MountRequest, missing: list[str]) -> dict[str, Any]:
         if m.tmpfs_size < 0:
             raise InvalidArgument(f"invalid {where}: invalid mount config for type \"tmpfs\": "
                                   "invalid tmpfs size")
-        options = list(_TMPFS_DEFAULTS)
-        if m.read_only:
-            options.append("ro")
+        given = ["ro"] if m.read_only else []
         if m.tmpfs_size:
-            options.append(f"size={m.tmpfs_size}")
+            given.append(f"size={m.tmpfs_size}")
         if m.tmpfs_mode:
-            options.append(f"mode={m.tmpfs_mode:o}")
-        extra = ",".join("=".join(o) for o in m.tmpfs_options)
-        if extra:
-            options = tmpfs_options(",".join([*options, extra]), where)
-        return _mount(target, "tmpfs", "tmpfs", options)
+            given.append(f"mode={m.tmpfs_mode:o}")
+        given.extend("=".join(o) for o in m.tmpfs_options)
+        return _mount(target, "tmpfs", "tmpfs", tmpfs_options(",".join(given), where))
     if kind == "volume":
         raise Unsupported(f"{where}: volume mounts are not supported yet (a later version of "
                           "Cove adds them); use a bind mount of a host path")
