@@ -127,6 +127,7 @@ class ContainerService:
         # follows the output until this changes.
         self._ends: dict[str, int] = {}
         self.listeners: list[ContainerListener] = []
+        specs.resolver = self._namespace_of
         self.watcher = monitor.ExitWatcher(self._on_monitor_exit)
         self.rotator = LogRotator(self._rotation_targets)
 
@@ -176,6 +177,14 @@ class ContainerService:
     def _save(self, c: Container) -> None:
         self.store.save(c)
         self._changed_now()
+
+    def _namespace_of(self, kind: str, ref: str) -> str:
+        """The namespace file of a running container, for --pid/--ipc/--network container:X."""
+        other = self.get(ref)
+        if other.state.status != model.RUNNING or other.state.pid <= 0:
+            raise Conflict(f"cannot join container {ref}: it is not running")
+        name = {"network": "net", "mount": "mnt"}.get(kind, kind)
+        return f"/proc/{other.state.pid}/ns/{name}"
 
     # -- create ----------------------------------------------------------------------------
 

@@ -1,23 +1,35 @@
 """From a create request to the container's record and its OCI runtime spec.
 
 ``plan`` runs at create, before anything is made: it validates the request and
-merges the image's defaults (the record keeps the merged ContainerConfig, as Docker's
-inspect shows it). ``build`` runs at create and at every start, so a changed record
-(``update``) reaches the runtime.
+merges the image's defaults (cove.engine.ocispec); the record keeps the merged
+ContainerConfig, as Docker's inspect shows it. ``build`` runs at create and at every
+start, from the record alone (the image's defaults are in it already), so a record
+changed by ``update`` reaches the runtime.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cove.errors import InvalidArgument
+from cove.engine.ocispec import (
+    MergedConfig,
+    SpecOptions,
+    build_spec,
+    check_request,
+    merge_config,
+    parse_create_request,
+    parse_image_config,
+)
+from cove.errors import FailedPrecondition
 
 if TYPE_CHECKING:
     from cove.engine.containers.model import Container
 
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# (kind, container ref) -> /proc/<pid>/ns/<kind> of that running container.
+Resolver = Callable[[str, str], str]
 
 
 @dataclass
@@ -28,87 +40,96 @@ class Plan:
     args: list[str]
 
 
-def _str_list(value: Any, name: str) -> list[str] | None:
-    if value is None:
+def _health_view(merged: MergedConfig) -> dict[str, Any] | None:
+    h = merged.healthcheck
+    if h is None or not h.test:
         return None
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidArgument(f"invalid {name}: must be a list of strings")
-    return list(value)
+    # Zero durations mean "the default": Docker leaves them out of inspect.
+    return {k: v for k, v in h.to_api().items() if v or k == "Test"}
+
+
+def config_view(body: dict[str, Any], merged: MergedConfig) -> dict[str, Any]:
+    """The record's Config: the request's fields with the image's defaults merged in."""
+    out: dict[str, Any] = {
+        "Hostname": merged.hostname, "Domainname": merged.domainname,
+        "User": merged.user,
+        "AttachStdin": bool(body.get("AttachStdin")),
+        "AttachStdout": bool(body.get("AttachStdout")),
+        "AttachStderr": bool(body.get("AttachStderr")),
+        "Tty": bool(body.get("Tty")), "OpenStdin": bool(body.get("OpenStdin")),
+        "StdinOnce": bool(body.get("StdinOnce")),
+        "Env": list(merged.env),
+        "Cmd": list(merged.cmd) or None,
+        "Image": body.get("Image"),
+        "Volumes": {v: {} for v in merged.volumes} or None,
+        "WorkingDir": merged.working_dir,
+        "Entrypoint": list(merged.entrypoint) or None,
+        "OnBuild": None,
+        "Labels": dict(merged.labels),
+    }
+    if merged.exposed_ports:
+        out["ExposedPorts"] = {p: {} for p in merged.exposed_ports}
+    if merged.stop_signal_text:
+        out["StopSignal"] = merged.stop_signal_text
+    if body.get("StopTimeout") is not None:
+        out["StopTimeout"] = body["StopTimeout"]
+    health = _health_view(merged)
+    if health is not None:
+        out["Healthcheck"] = health
+    if body.get("MacAddress"):
+        out["MacAddress"] = body["MacAddress"]
+    if body.get("Shell"):
+        out["Shell"] = body["Shell"]
+    return out
+
+
+def host_config_view(host_config: dict[str, Any]) -> dict[str, Any]:
+    """HostConfig as inspect shows it: the request's, with Docker's defaults filled in."""
+    out = dict(host_config)
+    out.setdefault("NetworkMode", "default")
+    if not out.get("LogConfig") or not out["LogConfig"].get("Type"):
+        out["LogConfig"] = {"Type": "json-file", "Config": (out.get("LogConfig") or {})
+                            .get("Config") or {}}
+    out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    if not (out["RestartPolicy"] or {}).get("Name"):
+        out["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+    for key in ("Binds", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "CapAdd",
+                "CapDrop", "SecurityOpt", "Devices", "Ulimits", "GroupAdd"):
+        out.setdefault(key, None)
+    for key, value in (("Privileged", False), ("ReadonlyRootfs", False),
+                       ("PublishAllPorts", False), ("AutoRemove", False),
+                       ("ShmSize", 64 * 1024 * 1024), ("Memory", 0), ("NanoCpus", 0),
+                       ("CpuShares", 0), ("PidsLimit", None), ("CgroupnsMode", "private"),
+                       ("IpcMode", "private"), ("PidMode", ""), ("UTSMode", ""),
+                       ("Runtime", "cove-runtime")):
+        out.setdefault(key, value)
+    return out
 
 
 class SpecBuilder:
-    def __init__(self, cgroup_parent: str = "/cove") -> None:
+    def __init__(self, cgroup_parent: str = "/cove",
+                 resolver: Resolver | None = None) -> None:
         self.cgroup_parent = cgroup_parent
+        self.resolver = resolver
 
     def plan(self, body: dict[str, Any], image_config: dict[str, Any], *,
              container_id: str) -> Plan:
-        config = {k: v for k, v in body.items()
-                  if k not in ("HostConfig", "NetworkingConfig")}
-        host_config = dict(body.get("HostConfig") or {})
-        env = list(image_config.get("Env") or [])
-        keys = {e.split("=", 1)[0]: i for i, e in enumerate(env)}
-        for item in _str_list(config.get("Env"), "Env") or []:
-            key = item.split("=", 1)[0]
-            if key in keys:
-                env[keys[key]] = item
-            else:
-                keys[key] = len(env)
-                env.append(item)
-        if "PATH" not in keys:
-            env.insert(0, DEFAULT_PATH)
-        entrypoint = _str_list(config.get("Entrypoint"), "Entrypoint")
-        cmd = _str_list(config.get("Cmd"), "Cmd")
-        if entrypoint is None:
-            entrypoint = list(image_config.get("Entrypoint") or [])
-            if cmd is None:
-                cmd = list(image_config.get("Cmd") or [])
-        elif entrypoint == [""]:
-            entrypoint = []
-        argv = entrypoint + (cmd or [])
-        if not argv:
-            raise InvalidArgument("No command specified")
-        merged = dict(config)
-        merged["Env"] = env
-        merged["Cmd"] = cmd
-        merged["Entrypoint"] = entrypoint or None
-        for key in ("WorkingDir", "User", "StopSignal"):
-            if not merged.get(key) and image_config.get(key):
-                merged[key] = image_config[key]
-        labels = dict(image_config.get("Labels") or {})
-        labels.update(config.get("Labels") or {})
-        merged["Labels"] = labels
-        merged.setdefault("Hostname", container_id[:12])
-        if not merged.get("Hostname"):
-            merged["Hostname"] = container_id[:12]
-        if "Healthcheck" not in merged and image_config.get("Healthcheck"):
-            merged["Healthcheck"] = image_config["Healthcheck"]
-        host_config.setdefault("NetworkMode", "default")
-        host_config.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
-        host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-        return Plan(merged, host_config, argv[0], argv[1:])
+        request = parse_create_request(body)
+        check_request(request)
+        merged = merge_config(request.config, parse_image_config(image_config or None),
+                              container_id=container_id)
+        return Plan(config_view(body, merged),
+                    host_config_view(dict(body.get("HostConfig") or {})),
+                    merged.path, list(merged.argv[1:]))
 
     def build(self, c: Container, *, init_path: str | None) -> dict[str, Any]:
-        from cove.oci.runtime_defaults import default_spec
-        spec = default_spec()
-        cfg = c.config
-        argv = [c.path, *c.args]
-        if c.host_config.get("Init"):
-            argv = ["/sbin/docker-init", "--", *argv]
-        process = spec["process"]
-        process["args"] = argv
-        process["env"] = list(cfg.get("Env") or [])
-        process["cwd"] = cfg.get("WorkingDir") or "/"
-        process["terminal"] = bool(cfg.get("Tty"))
-        spec["root"] = {"path": c.rootfs, "readonly": bool(c.host_config.get("ReadonlyRootfs"))}
-        spec["hostname"] = cfg.get("Hostname") or c.id[:12]
-        for dest, src in (("/etc/hostname", c.hostname_path), ("/etc/hosts", c.hosts_path),
-                          ("/etc/resolv.conf", c.resolv_conf_path)):
-            spec["mounts"].append({"destination": dest, "type": "bind", "source": src,
-                                   "options": ["rbind", "rprivate"]})
-        if c.host_config.get("Init") and init_path and os.path.exists(init_path):
-            spec["mounts"].append({"destination": "/sbin/docker-init", "type": "bind",
-                                   "source": init_path, "options": ["bind", "ro"]})
-        spec["linux"]["cgroupsPath"] = f"{self.cgroup_parent}/{c.id}"
-        return spec
+        body = dict(c.config, HostConfig=c.host_config)
+        request = parse_create_request(body)
+        if request.host_config.init and (not init_path or not os.path.exists(init_path)):
+            raise FailedPrecondition(f"--init needs an init binary; {init_path} is missing")
+        built = build_spec(request, parse_image_config(None), SpecOptions(
+            rootfs=c.rootfs, container_id=c.id, cgroup_parent=self.cgroup_parent,
+            hostname_path=c.hostname_path, hosts_path=c.hosts_path,
+            resolv_conf_path=c.resolv_conf_path, init_path=init_path,
+            namespace_resolver=self.resolver))
+        return built.spec
