@@ -230,3 +230,49 @@ def test_window_size_follows_the_terminal(engine: Engine,
     _read_until(master, b"40 120")
     os.write(master, b"exit\r")
     assert proc.wait(timeout=20) == 0
+
+
+def _wait_for_output(proc: subprocess.Popen[bytes], needle: bytes, timeout: float = 20) -> bytes:
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    return _read_until(fd, needle, timeout)
+
+
+def test_signals_are_proxied_to_the_container(engine: Engine) -> None:
+    proc = subprocess.Popen([str(COVE), "-H", engine.host, "run", "--name", "sig", "busybox",
+                             "sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo armed; "
+                             "while true; do sleep 0.1; done"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=engine.env())
+    try:
+        _wait_for_output(proc, b"armed")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 7
+        assert proc.stdout is not None and proc.stdout.read() == b"got TERM\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_attach_follows_output_and_returns_exit_code(engine: Engine) -> None:
+    ok(engine, "run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+       "while true; do echo tick; sleep 0.1; done")
+    proc = subprocess.Popen([str(COVE), "-H", engine.host, "attach", "--no-stdin", "ticker"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=engine.env())
+    try:
+        _wait_for_output(proc, b"tick\ntick\n")
+        assert ok(engine, "kill", "ticker") == "ticker\n"
+        assert proc.wait(timeout=20) == 137
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    r = engine.cove("attach", "ticker")
+    assert r.returncode == 1
+    assert r.stderr == b"You cannot attach to a stopped container, start it first\n"
