@@ -121,6 +121,43 @@ def test_default_root_container_cannot_unshare(runtime: Runtime, tmp_path: Path,
     assert "UNSHARE_BLOCKED" in lines, out
 
 
+def _status(out: str, key: str) -> str:
+    line = next(x for x in out.splitlines() if x.startswith(key + ":"))
+    return line.split(":", 1)[1].strip()
+
+
+_STATUS_SCRIPT = "cat /proc/self/status; echo GROUPS=$(id -G); mount"
+
+
+def test_groups_no_new_privs_and_seccomp_mode(runtime: Runtime, tmp_path: Path,
+                                             rootfs: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "marker").write_text("hello")
+    built = _build(rootfs, {
+        "User": "app", "Cmd": ["sh", "-c", _STATUS_SCRIPT + "; cat /data/marker"],
+        "HostConfig": {"GroupAdd": ["4444"], "SecurityOpt": ["no-new-privileges"],
+                       "Binds": [f"{data}:/data:ro"], "Tmpfs": {"/scratch": "size=1m"}},
+    })
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 0, out
+    assert _status(out, "NoNewPrivs") == "1"
+    assert _status(out, "Seccomp") == "2"  # filter mode
+    assert "GROUPS=2345 3456 4444" in out
+    assert " on /scratch type tmpfs " in out and out.rstrip().endswith("hello")
+
+
+def test_privileged_has_every_capability_and_no_filter(runtime: Runtime, tmp_path: Path,
+                                                        rootfs: Path) -> None:
+    built = _build(rootfs, {"Cmd": ["sh", "-c", _STATUS_SCRIPT],
+                            "HostConfig": {"Privileged": True}})
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 0, out
+    assert int(_status(out, "CapEff"), 16) == _cap_mask(list(built.capabilities))
+    assert _status(out, "Seccomp") == "0"
+    assert "sysfs on /sys type sysfs (rw" in out
+
+
 def test_image_cmd_exit_code(runtime: Runtime, tmp_path: Path, rootfs: Path) -> None:
     built = _build(rootfs, {})
     code, out = _run(runtime, tmp_path, built.spec)

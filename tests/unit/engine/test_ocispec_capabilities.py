@@ -64,3 +64,17 @@ def test_unknown(add: list[str], drop: list[str], message: str) -> None:
 def test_result_in_bit_order() -> None:
     result = container_capabilities(["SYS_ADMIN"], [], privileged=False, cap_last_cap=LAST)
     assert result[0] == "CAP_CHOWN" and result[-1] == "CAP_SETFCAP"
+
+
+def test_limited_to_the_daemons_bounding_set() -> None:
+    from cove.errors import FailedPrecondition
+
+    no_sys_resource = ((1 << (LAST + 1)) - 1) & ~(1 << 24)
+    everything = container_capabilities([], [], privileged=True, cap_last_cap=LAST,
+                                        bounding=no_sys_resource)
+    assert "CAP_SYS_RESOURCE" not in everything and len(everything) == LAST
+    assert "CAP_SYS_RESOURCE" not in container_capabilities(
+        ["ALL"], [], privileged=False, cap_last_cap=LAST, bounding=no_sys_resource)
+    with pytest.raises(FailedPrecondition, match="CAP_SYS_RESOURCE is not in the daemon"):
+        container_capabilities(["SYS_RESOURCE"], [], privileged=False, cap_last_cap=LAST,
+                               bounding=no_sys_resource)

@@ -13,6 +13,7 @@ from cove.engine.ocispec import DEFAULT_CAPABILITIES, custom_seccomp, default_se
 from cove.errors import InvalidArgument, Unsupported
 from cove.linux import seccomp as S
 from cove.linux import syscall_table as T
+from cove.linux.capabilities import CAPABILITIES
 from tests.seccomp_util import DOCKER_PROFILE, run_filter
 
 X86_64 = S.AUDIT_ARCH_X86_64
@@ -151,3 +152,22 @@ def test_custom_docker_profile_uses_caps_and_arches() -> None:
 def test_custom_profile_errors(text: str, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         custom_seccomp(text, DEFAULT_CAPABILITIES, "x86_64")
+
+
+def test_profile_data_is_consistent() -> None:
+    # Each syscall has one place in the file; every name is known to Cove's tables (the
+    # compiler refuses unknown names, and every name is compiled in some cap set above).
+    from cove.engine.ocispec.seccomp_profile import _profile_text
+
+    data = json.loads(_profile_text())
+    places: dict[str, str] = {}
+    groups = [*(("allow " + k, v) for k, v in data["allow"].items()),
+              *(("cap " + k, v) for k, v in data["allowWithCapability"].items()),
+              ("deny", data["deny"])]
+    for where, names in groups:
+        for name in names:
+            assert name not in places, f"{name} in {where} and {places[name]}"
+            places[name] = where
+    for rule in data["argumentRules"]:
+        assert rule["name"] in places, rule["name"]
+    assert set(data["allowWithCapability"]) <= set(CAPABILITIES)

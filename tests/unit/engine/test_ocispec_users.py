@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,21 @@ def test_not_a_regular_file(tmp_path: Path) -> None:
     os.mkfifo(root / "etc/group")  # a FIFO would block a naive reader forever
     with pytest.raises(InvalidArgument, match="not a regular file"):
         read_rootfs_file(str(root), "/etc/group")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_device_node_is_never_opened(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    os.mknod(root / "etc/passwd", 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero
+    with pytest.raises(InvalidArgument, match="not a regular file"):
+        resolve_user(str(root), "app")
+
+
+def test_oversized_file_refused(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    with open(root / "etc/passwd", "wb") as f:
+        f.truncate(17 << 20)  # sparse: costs no disk
+    with pytest.raises(InvalidArgument, match="larger than"):
+        resolve_user(str(root), "app")

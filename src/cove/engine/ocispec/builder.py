@@ -143,7 +143,8 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
     modes = parse_modes(h.pid_mode, h.ipc_mode, h.uts_mode, h.network_mode, h.cgroupns_mode,
                         h.userns_mode)
     caps = container_capabilities(h.cap_add, h.cap_drop, privileged=h.privileged,
-                                  cap_last_cap=host.cap_last_cap)
+                                  cap_last_cap=host.cap_last_cap,
+                                  bounding=host.bounding_caps)
     user = resolve_user(options.rootfs, merged.user, h.group_add)
 
     argv = list(merged.argv)

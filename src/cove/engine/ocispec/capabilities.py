@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cove.errors import InvalidArgument
+from cove.errors import FailedPrecondition, InvalidArgument
 from cove.linux.capabilities import CAPABILITIES
 
 __all__ = ["DEFAULT_CAPABILITIES", "all_capabilities", "container_capabilities",
@@ -19,10 +19,11 @@ DEFAULT_CAPABILITIES = (
 _ALL = "ALL"
 
 
-def all_capabilities(cap_last_cap: int) -> list[str]:
-    """Every capability the host kernel knows, in bit order."""
+def all_capabilities(cap_last_cap: int, bounding: int | None = None) -> list[str]:
+    """Every capability the host kernel knows (and, given the daemon's ``bounding`` mask,
+    the daemon holds), in bit order."""
     return [name for name, bit in sorted(CAPABILITIES.items(), key=lambda kv: kv[1])
-            if bit <= cap_last_cap]
+            if bit <= cap_last_cap and (bounding is None or bounding >> bit & 1)]
 
 
 def normalize_capabilities(names: Iterable[str], field_name: str) -> list[str]:
@@ -43,16 +44,19 @@ def normalize_capabilities(names: Iterable[str], field_name: str) -> list[str]:
 
 
 def container_capabilities(cap_add: Iterable[str], cap_drop: Iterable[str], *,
-                           privileged: bool, cap_last_cap: int) -> list[str]:
+                           privileged: bool, cap_last_cap: int,
+                           bounding: int | None = None) -> list[str]:
     """The bounding/effective/permitted set of a container, as Docker computes it.
 
     Privileged: everything. ALL in CapAdd: everything but CapDrop. ALL in CapDrop:
-    only CapAdd. Otherwise the defaults minus CapDrop plus CapAdd. Capabilities
-    above the host's ``cap_last_cap`` are left out (the kernel would refuse them).
+    only CapAdd. Otherwise the defaults minus CapDrop plus CapAdd. "Everything" is
+    what the kernel knows (``cap_last_cap``) and the daemon holds (``bounding``, its
+    own bounding set): nobody can hand out more. A capability named in CapAdd that
+    the daemon lacks is an error (``FailedPrecondition``), not silently left out.
     """
     adds = normalize_capabilities(cap_add, "CapAdd")
     drops = normalize_capabilities(cap_drop, "CapDrop")
-    everything = all_capabilities(cap_last_cap)
+    everything = all_capabilities(cap_last_cap, bounding)
     if privileged:
         return everything
     if _ALL in adds:
@@ -63,4 +67,8 @@ def container_capabilities(cap_add: Iterable[str], cap_drop: Iterable[str], *,
         caps = [c for c in DEFAULT_CAPABILITIES if c not in drops]
         caps += [c for c in adds if c not in caps]
     known = set(everything)
+    for cap in caps:
+        if cap not in known and cap in adds and CAPABILITIES[cap] <= cap_last_cap:
+            raise FailedPrecondition(f"invalid CapAdd: {cap} is not in the daemon's "
+                                     "bounding set, so no container can have it")
     return sorted((c for c in caps if c in known), key=CAPABILITIES.__getitem__)

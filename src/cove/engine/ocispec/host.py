@@ -62,8 +62,16 @@ class HostInfo:
     cap_last_cap: int = CAP_LAST_KNOWN
     swap_limit_supported: bool = True
     dev_root: str = "/dev"  # where host devices are looked up (Privileged, Devices)
-    # The highest RLIMIT_NOFILE the runtime can give (see default_nofile in probe).
+    # The highest RLIMIT_NOFILE the runtime can give (see _nofile_max).
     nofile_max: int = 1048576
+    # The daemon's own bounding set (bit mask; None: every capability up to
+    # cap_last_cap). A container cannot be given more than the daemon holds.
+    bounding_caps: int | None = None
+
+    def capability_available(self, bit: int) -> bool:
+        if bit > self.cap_last_cap:
+            return False
+        return self.bounding_caps is None or bool(self.bounding_caps >> bit & 1)
 
     @property
     def ncpu(self) -> int:
@@ -86,7 +94,8 @@ class HostInfo:
         cap_last = int(last) if last and last.isdigit() else CAP_LAST_KNOWN
         return cls(machine=uname.machine, hostname=uname.nodename, online_cpus=online_cpus,
                    online_mems=online_mems, cap_last_cap=min(cap_last, CAP_LAST_KNOWN),
-                   swap_limit_supported=_swap_supported(), nofile_max=_nofile_max())
+                   swap_limit_supported=_swap_supported(), nofile_max=_nofile_max(),
+                   bounding_caps=_own_caps("CapBnd"))
 
     def check_cpuset(self, text: str, field_name: str, *, mems: bool = False) -> None:
         if not text:
@@ -103,16 +112,21 @@ class HostInfo:
                                   f"available: {format_cpu_list(available)}")
 
 
+def _own_caps(key: str) -> int | None:
+    status = _read("/proc/self/status") or ""
+    for line in status.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1], 16)
+    return None
+
+
 def _nofile_max() -> int:
     # The runtime (our child) can raise the hard limit only up to fs.nr_open, and only
     # with CAP_SYS_RESOURCE; without it (a daemon in a restricted container) the
     # daemon's own hard limit is the ceiling.
     nr_open = _read("/proc/sys/fs/nr_open")
     ceiling = int(nr_open) if nr_open and nr_open.isdigit() else 1048576
-    status = _read("/proc/self/status") or ""
-    cap_eff = next((line.split()[1] for line in status.splitlines()
-                    if line.startswith("CapEff:")), "0")
-    if not int(cap_eff, 16) >> _CAP_SYS_RESOURCE & 1:
+    if not (_own_caps("CapEff") or 0) >> _CAP_SYS_RESOURCE & 1:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         if hard != resource.RLIM_INFINITY:
             ceiling = min(ceiling, hard)

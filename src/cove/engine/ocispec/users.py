@@ -56,26 +56,33 @@ def read_rootfs_file(rootfs: str, path: str) -> str | None:
     """
     resolved = secure_join(rootfs, path)
     try:
-        fd = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-                     | os.O_NOCTTY)
+        # O_PATH first: opening a device node or FIFO planted at /etc/passwd for reading
+        # could block or have side effects; only a regular file is opened for real.
+        handle = os.open(resolved, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
-        if exc.errno == errno.ELOOP:
-            raise InvalidArgument(f"{path} in the container's rootfs is a symlink that "
-                                  "changed while being resolved") from None
         raise InvalidArgument(f"cannot open {path} in the container's rootfs: "
                               f"{exc.strerror}") from None
     try:
-        st = os.fstat(fd)
+        st = os.fstat(handle)
+        if stat.S_ISLNK(st.st_mode):
+            raise InvalidArgument(f"{path} in the container's rootfs is a symlink that "
+                                  "changed while being resolved")
         if not stat.S_ISREG(st.st_mode):
             raise InvalidArgument(f"{path} in the container's rootfs is not a regular file")
-        real = os.readlink(f"/proc/self/fd/{fd}")
+        # secure_join resolved the path, but a directory on it may have been swapped
+        # for a symlink since: check where the opened file really is.
+        real = os.readlink(f"/proc/self/fd/{handle}")
         if not is_within(os.path.realpath(rootfs), real):
             raise InvalidArgument(f"{path} in the container's rootfs resolves outside it")
         if st.st_size > _MAX_FILE:
             raise InvalidArgument(f"{path} in the container's rootfs is larger than "
                                   f"{_MAX_FILE} bytes")
+        fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(handle)
+    try:
         chunks = []
         total = 0
         while chunk := os.read(fd, 1 << 16):
