@@ -645,3 +645,26 @@ def test_help_and_groups(daemon: FakeDaemon) -> None:
     r = cove(daemon, "container", "frob")
     assert r.returncode == 1 and b"'container frob' is not a cove command" in r.stderr
     assert daemon.requests == []
+
+
+def test_cp_follow_link_keeps_link_name(daemon: FakeDaemon, tmp_path: Path) -> None:
+    def stat(req: Request) -> Reply:
+        return Reply(headers={"X-Docker-Container-Path-Stat": base64.b64encode(json.dumps({
+            "name": "link", "size": 3, "mode": 0o777 | 1 << 27, "mtime": "",
+            "linkTarget": "/data/real"}).encode()).decode()})
+
+    daemon.route("HEAD", "/containers/web/archive", stat)
+    daemon.route("GET", "/containers/web/archive", Reply(
+        body=[_tar_of({"real": b"abc"})], chunked=True, content_type="application/x-tar",
+        headers={"X-Docker-Container-Path-Stat": _stat_header("real", 0o644)}))
+    r = cove(daemon, "cp", "-L", "web:/data/link", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert daemon.find("GET", "/containers/web/archive")[0].arg("path") == "/data/real"
+    assert (tmp_path / "link").read_bytes() == b"abc"
+
+
+def test_ps_format_with_size_asks_for_sizes(daemon: FakeDaemon) -> None:
+    daemon.route("GET", "/containers/json", json_reply([dict(CONTAINER, SizeRw=2000)]))
+    r = cove(daemon, "ps", "--format", "{{.Names}} {{.Size}}")
+    assert r.stdout == b"web 2kB\n"
+    assert daemon.requests[-1].arg("size") == "1"

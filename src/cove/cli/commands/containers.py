@@ -47,6 +47,8 @@ def cmd_ps(ctx: Context, argv: list[str]) -> int:
                              "size": True if opts.bool("size") else None,
                              "filters": filters}
     fmt = opts.str("format")
+    if ".Size" in fmt:
+        query["size"] = True  # as docker: a format showing sizes asks for them
     containers = ctx.client.get_json("/containers/json", query) or []
     trunc = not opts.bool("no_trunc")
     if opts.bool("quiet"):

@@ -105,7 +105,16 @@ class _BodyReader:
 
 def _copy_from(ctx: Context, container: str, src: str, dst: str, follow: bool) -> int:
     path = f"/containers/{quote(container)}/archive"
-    resp = ctx.client.request("GET", path, {"path": src})
+    fetch = src
+    keep_name: str | None = None
+    if follow:
+        # -L: fetch what the link points to, but name it as the link was named
+        stat = _container_stat(ctx, container, src) or {}
+        target = str(stat.get("linkTarget") or "")
+        if target:
+            fetch = target
+            keep_name = os.path.basename(src.rstrip("/"))
+    resp = ctx.client.request("GET", path, {"path": fetch})
     try:
         if dst == "-":
             out = ctx.stdout_bin
@@ -119,7 +128,7 @@ def _copy_from(ctx: Context, container: str, src: str, dst: str, follow: bool) -
         src_is_dir = bool(int(stat.get("mode", 0) or 0) & GO_MODE_DIR)
         contents_only = src.endswith("/.")
         if os.path.isdir(dst):
-            base, rename = dst, None
+            base, rename = dst, keep_name
             if contents_only:
                 rename = "."
         else:
@@ -202,10 +211,9 @@ def _container_stat(ctx: Context, container: str, path: str) -> dict[str, Any] |
                               {"path": path}, check=False)
     try:
         if resp.status == 404:
-            # Either the container or the path is missing; the container must exist.
-            message = resp.headers.get("x-docker-container-path-stat", "")
-            if not message:
-                ctx.client.get_json(f"/containers/{quote(container)}/json")
+            # A HEAD answer has no body to say whether the container or the path is
+            # missing: ask for the container, whose absence is the error to report.
+            ctx.client.get_json(f"/containers/{quote(container)}/json")
             return None
         resp.raise_for_status()
         return decode_stat(resp.headers.get("x-docker-container-path-stat", ""))

@@ -25,14 +25,15 @@ def _dump_indented(value: Any) -> str:
     return json.dumps(value, indent=4, ensure_ascii=False)
 
 
-def _inspect_one(ctx: Context, name: str, kind: str) -> Any:
+def _inspect_one(ctx: Context, name: str, kind: str, size: bool = False) -> Any:
     """The raw inspect document of ``name`` as ``kind`` ("" tries container then image)."""
     kinds = [kind] if kind else ["container", "image"]
     for k in kinds:
         path = (f"/containers/{quote(name)}/json" if k == "container"
                 else f"/images/{quote(name, safe='/:@')}/json")
         try:
-            return ctx.client.get_json(path)
+            return ctx.client.get_json(path, {"size": True} if size and k == "container"
+                                       else None)
         except DaemonError as e:
             if e.status != 404:
                 raise
@@ -61,7 +62,7 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
     failed = False
     for name in names:
         try:
-            found.append(_inspect_one(ctx, name, kind))
+            found.append(_inspect_one(ctx, name, kind, opts.bool("size")))
         except DaemonError as e:
             ctx.err(f"{e}\n")
             failed = True
