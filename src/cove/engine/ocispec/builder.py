@@ -93,13 +93,22 @@ def check_request(request: CreateRequest) -> None:
             raise InvalidArgument("conflicting options: hostname and the network mode")
     if h.network_mode.startswith("container:"):
         # The joined container owns the network setup (Docker's messages).
-        if h.dns or h.dns_search or h.dns_options:
+        if h.links:
+            raise InvalidArgument("conflicting options: container type network can't be "
+                                  "used with links. This would result in undefined behavior")
+        if h.dns:
             raise InvalidArgument("conflicting options: dns and the network mode")
         if h.extra_hosts:
             raise InvalidArgument("conflicting options: custom host-to-IP mapping and the "
                                   "network mode")
         if request.config.mac_address:
             raise InvalidArgument("conflicting options: mac-address and the network mode")
+        if h.port_bindings or h.publish_all_ports:
+            raise InvalidArgument("conflicting options: port publishing and the container "
+                                  "type network mode")
+        if request.config.exposed_ports:
+            raise InvalidArgument("conflicting options: port exposing and the container type "
+                                  "network mode")
 
 
 def _cgroups_path(h: HostConfig, options: SpecOptions) -> str:

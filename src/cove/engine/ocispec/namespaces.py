@@ -57,7 +57,10 @@ def parse_modes(pid_mode: str, ipc_mode: str, uts_mode: str, network_mode: str,
                               "empty)")
     uts = _mode(uts_mode, "HostConfig.UTSMode", ("host",))
     if network_mode.startswith(_CONTAINER):
-        network = _mode(network_mode, "HostConfig.NetworkMode", ())
+        if network_mode == _CONTAINER:
+            raise InvalidArgument("invalid network mode: invalid container format "
+                                  "container:<name|id>")
+        network = network_mode
     elif network_mode == "host":
         network = "host"
     else:

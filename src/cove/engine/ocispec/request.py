@@ -160,6 +160,9 @@ class HostConfig:
     extra_hosts: tuple[str, ...] = ()
     runtime: str = ""
     isolation: str = ""
+    port_bindings: tuple[str, ...] = ()  # the "80/tcp" keys; networks come later
+    publish_all_ports: bool = False
+    links: tuple[str, ...] = ()
     resources: Resources = field(default_factory=Resources)
 
 
@@ -225,10 +228,12 @@ def _host_config(f: Fields) -> HostConfig:
     readonly = f.str_list("ReadonlyPaths")
     f.sub("LogConfig").str_map("Config")
     f.sub("LogConfig").text("Type")
-    f.sub("PortBindings")
-    f.flag("PublishAllPorts")
-    f.items("VolumesFrom")
-    f.str_list("Links")
+    ports = f.sub("PortBindings")
+    for key in ports.obj:
+        for binding in ports.objects(key):
+            binding.text("HostIp")
+            binding.text("HostPort")
+    f.str_list("VolumesFrom")
     return HostConfig(
         binds=tuple(f.str_list("Binds") or ()),
         mounts=tuple(_mount(m) for m in f.objects("Mounts")),
@@ -259,6 +264,9 @@ def _host_config(f: Fields) -> HostConfig:
         extra_hosts=tuple(f.str_list("ExtraHosts") or ()),
         runtime=f.text("Runtime"),
         isolation=f.text("Isolation"),
+        port_bindings=tuple(ports.obj),
+        publish_all_ports=f.flag("PublishAllPorts"),
+        links=tuple(f.str_list("Links") or ()),
         resources=_resources(f),
     )
 

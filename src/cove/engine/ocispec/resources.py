@@ -135,13 +135,13 @@ def _memory(r: Resources, host: HostInfo) -> dict[str, Any]:
         raise InvalidArgument("Minimum memory reservation allowed is 6MB")
     if r.memory == 0 and r.memory_swap > 0:
         raise InvalidArgument("You should always set the Memory limit when using Memoryswap "
-                              "limit, see usage")
+                              "limit, see usage.")
     if r.memory_swap > 0 and r.memory_swap < r.memory:
         raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, "
-                              "see usage")
+                              "see usage.")
     if r.memory > 0 and r.memory_reservation > 0 and r.memory < r.memory_reservation:
         raise InvalidArgument("Minimum memory limit can not be less than memory reservation "
-                              "limit, see usage")
+                              "limit, see usage.")
     swappiness = r.memory_swappiness
     if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:
         raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range "
@@ -166,13 +166,13 @@ def _memory(r: Resources, host: HostInfo) -> dict[str, Any]:
 def _cpu(r: Resources, host: HostInfo) -> dict[str, Any]:
     if r.nano_cpus:
         if r.cpu_period:
-            raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both "
+            raise InvalidArgument("conflicting options: Nano CPUs and CPU Period cannot both "
                                   "be set")
         if r.cpu_quota:
-            raise InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both "
+            raise InvalidArgument("conflicting options: Nano CPUs and CPU Quota cannot both "
                                   "be set")
         if not _NANO // 100 <= r.nano_cpus <= host.ncpu * _NANO:
-            raise InvalidArgument(f"Range of CPUs is from 0.01 to {host.ncpu}.00, as there "
+            raise InvalidArgument(f"range of CPUs is from 0.01 to {host.ncpu}.00, as there "
                                   f"are only {host.ncpu} CPUs available")
     if r.cpu_period and not 1000 <= r.cpu_period <= 1_000_000:
         raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
