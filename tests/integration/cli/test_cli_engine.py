@@ -11,8 +11,10 @@ import os
 import select
 import signal
 import subprocess
+import tarfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -276,3 +278,89 @@ def test_attach_follows_output_and_returns_exit_code(engine: Engine) -> None:
     r = engine.cove("attach", "ticker")
     assert r.returncode == 1
     assert r.stderr == b"You cannot attach to a stopped container, start it first\n"
+
+
+def test_exec_streams_env_and_exit_codes(engine: Engine) -> None:
+    ok(engine, "run", "-d", "--name", "box", "busybox", "sleep", "300")
+    r = engine.cove("exec", "-e", "X=5", "-w", "/tmp", "box", "sh", "-c",
+                    "echo $X $PWD; echo oops >&2; exit 4")
+    assert r.returncode == 4
+    assert r.stdout == b"5 /tmp\n" and r.stderr == b"oops\n"
+    r = engine.cove("exec", "-i", "box", "sh", "-c", "tr a-z A-Z", input=b"quiet\n")
+    assert r.returncode == 0 and r.stdout == b"QUIET\n"
+    assert engine.cove("exec", "box", "no-such-command").returncode == 127
+    assert ok(engine, "exec", "-d", "box", "sh", "-c", "echo detached > /tmp/d") == ""
+    deadline = time.monotonic() + 10
+    while engine.cove("exec", "box", "cat", "/tmp/d").stdout != b"detached\n":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    r = engine.cove("exec", "ghost", "true")
+    assert r.returncode == 1 and r.stderr.startswith(b"Error response from daemon: ")
+
+
+def test_exec_tty_on_a_pty(engine: Engine) -> None:
+    import pty
+
+    ok(engine, "run", "-d", "--name", "box", "busybox", "sleep", "300")
+    master, slave = pty.openpty()
+    _set_size(master, 25, 90)
+    proc = subprocess.Popen([str(COVE), "-H", engine.host, "exec", "-it", "box", "sh"],
+                            stdin=slave, stdout=slave, stderr=slave, env=engine.env(),
+                            start_new_session=True)
+    os.close(slave)
+    try:
+        time.sleep(0.5)
+        os.write(master, b"stty size; tty\r")
+        out = _read_until(master, b"/dev/pts/")
+        assert b"25 90" in out
+        _set_size(master, 33, 77)
+        os.kill(proc.pid, signal.SIGWINCH)
+        time.sleep(0.3)
+        os.write(master, b"stty size\r")
+        _read_until(master, b"33 77")
+        os.write(master, b"exit 6\r")
+        assert proc.wait(timeout=20) == 6
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+def test_images_inspect_tag_history_rmi(engine: Engine) -> None:
+    lines = ok(engine, "images").splitlines()
+    assert lines[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert lines[1].startswith("busybox      latest    ")
+    image_id = ok(engine, "image", "inspect", "-f", "{{.Id}}", "busybox").strip()
+    assert image_id.startswith("sha256:")
+    assert ok(engine, "images", "-q") == image_id[7:19] + "\n"
+    assert ok(engine, "images", "--no-trunc", "-q") == image_id + "\n"
+    assert ok(engine, "inspect", "--type", "image", "-f", "{{.Os}} {{.Config.Cmd}}",
+              "busybox") == "linux [sh]\n"
+    assert ok(engine, "tag", "busybox", "127.0.0.1:5000/team/bb:v1") == ""
+    assert sorted(ok(engine, "images", "--format", "{{.Repository}}:{{.Tag}}").split()) == [
+        "127.0.0.1:5000/team/bb:v1", "busybox:latest"]
+    assert ok(engine, "images", "--filter", "reference=busybox", "--format",
+              "{{.Repository}}") == "busybox\n"
+    history = ok(engine, "history", "--format", "{{.ID}}|{{.Size}}", "busybox").splitlines()
+    assert history and history[0].startswith(image_id[7:19] + "|")
+    assert ok(engine, "rmi", "127.0.0.1:5000/team/bb:v1") == \
+        "Untagged: 127.0.0.1:5000/team/bb:v1\n"
+    r = engine.cove("rmi", "no-such-image")
+    assert r.returncode == 1 and r.stderr.startswith(b"Error response from daemon: ")
+    r = engine.cove("image", "inspect", "no-such-image")
+    assert r.returncode == 1 and r.stderr == b"Error: No such image: no-such-image\n"
+
+
+def test_save_load_round_trip(engine: Engine, tmp_path: Path) -> None:
+    archive = tmp_path / "busybox.tar"
+    ok(engine, "save", "-o", str(archive), "busybox")
+    with tarfile.open(archive) as tar:
+        assert "manifest.json" in tar.getnames()
+    ok(engine, "tag", "busybox", "keep:1")  # the image stays while its other name goes
+    assert ok(engine, "rmi", "busybox") == "Untagged: busybox:latest\n"
+    assert ok(engine, "load", "-i", str(archive)) == "Loaded image: busybox:latest\n"
+    assert "busybox" in ok(engine, "images", "--format", "{{.Repository}}")
+    ok(engine, "rmi", "keep:1")
+    r = engine.cove("load", input=archive.read_bytes())
+    assert r.returncode == 0 and b"busybox:latest" in r.stdout

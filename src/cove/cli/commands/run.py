@@ -351,17 +351,21 @@ def cmd_exec(ctx: Context, argv: list[str]) -> int:
         "AttachStderr": not detach, "Tty": tty, "Env": env, "User": opts.str("user"),
         "WorkingDir": opts.str("workdir"), "Privileged": opts.bool("privileged"),
         "Cmd": command, "DetachKeys": detach_keys}
+    start_body: dict[str, Any] = {"Detach": detach, "Tty": tty}
+    size = ttymod.size(ctx.stdout.fileno()) if tty and not detach else None
+    if size is not None:
+        # as docker: the process starts at the terminal's size, resizes follow
+        body["ConsoleSize"] = start_body["ConsoleSize"] = [size[0], size[1]]
     doc = ctx.client.post_json(f"/containers/{quote(name)}/exec", body=body) or {}
     exec_id = str(doc.get("Id", ""))
     start_path = f"/exec/{quote(exec_id)}/start"
     if detach:
-        resp = ctx.client.request("POST", start_path, body={"Detach": True, "Tty": tty},
-                                  json_body=True)
+        resp = ctx.client.request("POST", start_path, body=start_body, json_body=True)
         resp.read()
         resp.close()
         return 0
     try:
-        conn, _ = ctx.client.hijack(start_path, body={"Detach": False, "Tty": tty})
+        conn, _ = ctx.client.hijack(start_path, body=start_body)
     except DaemonError as e:
         raise CliError(str(e), exec_exit_code(e.message)) from None
     result = _stream(ctx, conn, tty=tty, stdin=interactive, detach_keys=detach_keys,
