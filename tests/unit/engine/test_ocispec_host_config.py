@@ -225,6 +225,8 @@ def test_resolver_errors_pass_through(rootfs: Path) -> None:
     ({"UsernsMode": "private"}, {}, Unsupported, "user namespaces"),
     ({"AutoRemove": True, "RestartPolicy": {"Name": "always"}}, {}, InvalidArgument,
      "can't create 'AutoRemove' container with restart policy"),
+    ({"DeviceRequests": [{"Count": -1, "Capabilities": [["gpu"]]}]}, {}, Unsupported,
+     "could not select device driver"),
     ({"OomScoreAdj": 1001}, {}, InvalidArgument,
      r"Invalid value 1001, range for oom score adj is \[-1000, 1000\]"),
     ({"CgroupParent": "../escape"}, {}, InvalidArgument, "invalid HostConfig.CgroupParent"),
@@ -263,6 +265,11 @@ def test_devices_in_spec(rootfs: Path) -> None:
     assert rules[0] == {"allow": False, "type": "a", "access": "rwm"}
     assert {"allow": True, "type": "c", "major": 42, "access": "rmw"} in rules
     assert {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"} in rules
+
+
+def test_annotations_reach_the_spec(rootfs: Path) -> None:
+    spec = build(rootfs, {"Annotations": {"org.example.k": "v"}}).spec
+    assert spec["annotations"] == {"org.example.k": "v"}
 
 
 def test_masked_paths_override(rootfs: Path) -> None:

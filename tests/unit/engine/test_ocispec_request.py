@@ -77,6 +77,13 @@ def test_full_body_parses() -> None:
      'invalid HostConfig.RestartPolicy: "always" (must be an object, not string)'),
     ({"Healthcheck": {"Test": ["CURL"]}}, "invalid Healthcheck.Test"),
     ({"User": "a\x00b"}, "must not contain NUL"),
+    ({"HostConfig": {"ConsoleSize": [1]}}, "invalid HostConfig.ConsoleSize: [1]"),
+    ({"HostConfig": {"KernelMemory": "x"}}, "invalid HostConfig.KernelMemory"),
+    ({"HostConfig": {"DeviceRequests": [{"Capabilities": [["gpu", 1]]}]}},
+     "invalid HostConfig.DeviceRequests[0].Capabilities[0]"),
+    ({"HostConfig": {"Annotations": {"a": 1}}}, "invalid HostConfig.Annotations[a]: 1"),
+    ({"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": 8080}]}}},
+     "invalid HostConfig.PortBindings.80/tcp[0].HostPort: 8080"),
     ({"NetworkingConfig": {"EndpointsConfig": 3}},
      "invalid NetworkingConfig.EndpointsConfig: 3"),
 ])

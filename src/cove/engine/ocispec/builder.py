@@ -27,7 +27,7 @@ from cove.engine.ocispec.seccomp_profile import custom_seccomp, default_seccomp
 from cove.engine.ocispec.security_opts import parse_security_opts
 from cove.engine.ocispec.sysctls import check_sysctls
 from cove.engine.ocispec.users import ResolvedUser, resolve_user
-from cove.errors import FailedPrecondition, InvalidArgument
+from cove.errors import FailedPrecondition, InvalidArgument, Unsupported
 from cove.oci.runtime_config import validate_config
 
 __all__ = ["MASKED_PATHS", "READONLY_PATHS", "BuiltSpec", "SpecOptions", "build_spec",
@@ -85,6 +85,13 @@ def check_request(request: CreateRequest) -> None:
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     if h.shm_size < 0:
         raise InvalidArgument("SHM size can not be less than 0")
+    if h.device_requests:
+        # Docker's message when no device driver (e.g. nvidia) is registered.
+        raise Unsupported('could not select device driver "" with capabilities: [[gpu]] '
+                          "(Cove has no device drivers for DeviceRequests)")
+    for key in h.annotations:
+        if not key:
+            raise InvalidArgument("invalid HostConfig.Annotations: empty key")
     check_oom_score_adj(h.oom_score_adj)
     if request.config.hostname:
         if h.uts_mode == "host":
@@ -240,6 +247,8 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
         "mounts": mounts,
         "linux": linux,
     }
+    if h.annotations:
+        spec["annotations"] = dict(h.annotations)
     if modes.uts != "host":
         spec["hostname"] = merged.hostname
         if merged.domainname:

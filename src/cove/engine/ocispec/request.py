@@ -160,6 +160,8 @@ class HostConfig:
     extra_hosts: tuple[str, ...] = ()
     runtime: str = ""
     isolation: str = ""
+    annotations: Mapping[str, str] = field(default_factory=dict)  # -> spec annotations
+    device_requests: int = 0  # how many (GPUs and such: none can be served yet)
     port_bindings: tuple[str, ...] = ()  # the "80/tcp" keys; networks come later
     publish_all_ports: bool = False
     links: tuple[str, ...] = ()
@@ -234,6 +236,16 @@ def _host_config(f: Fields) -> HostConfig:
             binding.text("HostIp")
             binding.text("HostPort")
     f.str_list("VolumesFrom")
+    _only_type_checked(f)
+    device_requests = list(f.objects("DeviceRequests"))
+    for request in device_requests:
+        request.text("Driver")
+        request.number("Count")
+        request.str_list("DeviceIDs")
+        request.str_map("Options")
+        for i, item in enumerate(request.items("Capabilities")):
+            if not isinstance(item, list) or not all(isinstance(c, str) for c in item):
+                request.fail(f"Capabilities[{i}]", item, "must be an array of strings")
     return HostConfig(
         binds=tuple(f.str_list("Binds") or ()),
         mounts=tuple(_mount(m) for m in f.objects("Mounts")),
@@ -264,11 +276,29 @@ def _host_config(f: Fields) -> HostConfig:
         extra_hosts=tuple(f.str_list("ExtraHosts") or ()),
         runtime=f.text("Runtime"),
         isolation=f.text("Isolation"),
+        annotations=f.str_map("Annotations"),
+        device_requests=len(device_requests),
         port_bindings=tuple(ports.obj),
         publish_all_ports=f.flag("PublishAllPorts"),
         links=tuple(f.str_list("Links") or ()),
         resources=_resources(f),
     )
+
+
+def _only_type_checked(f: Fields) -> None:
+    # Fields Cove accepts but that change nothing on Linux (Windows-only, deprecated,
+    # or for a later issue): still refused when malformed, as Docker's decoder would.
+    for key in ("KernelMemory", "KernelMemoryTCP", "CpuCount", "CpuPercent",
+                "IOMaximumIOps", "IOMaximumBandwidth"):
+        f.number(key)
+    for key in ("ContainerIDFile", "VolumeDriver", "Cgroup", "Isolation"):
+        f.text(key)
+    f.str_map("StorageOpt")
+    f.str_list("Capabilities")
+    console = f.items("ConsoleSize")
+    if console and (len(console) != 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in console)):
+        f.fail("ConsoleSize", console, "must be [height, width], two integers >= 0")
 
 
 def _resources(f: Fields) -> Resources:
