@@ -1,0 +1,84 @@
+"""``cove login/push/pull`` through coved to a local docker-registry on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.engine_fixtures import Engine, busybox_layer_tar, coved_fixture, engine_fixture
+from tests.registry_fixtures import (
+    REGISTRY_USERS,
+    Registry,
+    auth_registry_fixture,
+    needs_registry,
+    registry_fixture,
+)
+
+__all__ = ["auth_registry_fixture", "busybox_layer_tar", "coved_fixture", "engine_fixture",
+           "registry_fixture"]
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="coved needs root"),
+              needs_registry]
+
+
+def ok(engine: Engine, *args: str, input: bytes | None = None) -> str:
+    r = engine.cove(*args, input=input, timeout=120)
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout.decode()
+
+
+def test_push_then_pull(engine: Engine, registry: Registry) -> None:
+    ref = f"{registry.host}/team/bb:1"
+    ok(engine, "tag", "busybox", ref)
+    lines = ok(engine, "push", ref).splitlines()
+    # not a terminal: one plain line per status change, no progress bars
+    assert lines[0] == f"The push refers to repository [{registry.host}/team/bb]"
+    assert any(line.endswith(": Pushed") for line in lines)
+    assert lines[-1].startswith("1: digest: sha256:")
+    assert not any("[=" in line for line in lines)
+    ok(engine, "rmi", ref)
+    out = ok(engine, "pull", ref)
+    lines = out.splitlines()
+    assert lines[-1] == ref
+    assert any(line.startswith("Status: ") for line in lines)
+    assert ref in ok(engine, "images", "--format", "{{.Repository}}:{{.Tag}}")
+    r = engine.cove("pull", f"{registry.host}/team/missing:1", timeout=120)
+    assert r.returncode == 1 and r.stderr
+
+
+def test_run_pulls_a_missing_image(engine: Engine, registry: Registry) -> None:
+    ref = f"{registry.host}/team/runme:2"
+    ok(engine, "tag", "busybox", ref)
+    ok(engine, "push", "-q", ref)
+    ok(engine, "rmi", ref)
+    r = engine.cove("run", "--rm", ref, "echo", "pulled and ran", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"pulled and ran\n"
+    assert f"Unable to find image '{ref}' locally".encode() in r.stderr
+
+
+def test_login_push_pull_with_credentials(engine: Engine, auth_registry: Registry,
+                                          tmp_path: Path) -> None:
+    host = auth_registry.host
+    ref = f"{host}/private/bb:1"
+    ok(engine, "tag", "busybox", ref)
+    r = engine.cove("push", ref, timeout=120)
+    assert r.returncode != 0  # not logged in yet
+    r = engine.cove("login", "-u", "alice", "--password-stdin", host, input=b"wrong\n")
+    assert r.returncode == 1 and r.stderr.startswith(b"Error response from daemon: ")
+    (user, password), = REGISTRY_USERS.items()
+    out = ok(engine, "login", "-u", user, "--password-stdin", host, input=password.encode())
+    assert out == "Login Succeeded\n"
+    config = Path(engine.env()["DOCKER_CONFIG"]) / "config.json"
+    assert config.stat().st_mode & 0o777 == 0o600
+    auth = json.loads(config.read_text())["auths"][host]["auth"]
+    assert base64.b64decode(auth).decode() == f"{user}:{password}"
+    ok(engine, "push", ref)
+    ok(engine, "rmi", ref)
+    ok(engine, "pull", "-q", ref)
+    assert ok(engine, "logout", host) == f"Removing login credentials for {host}\n"
+    assert host not in json.loads(config.read_text())["auths"]
