@@ -329,3 +329,28 @@ def test_user_and_group_add(rootfs: Path) -> None:
     assert built.spec["process"]["user"] == {"uid": 7, "gid": 8, "additionalGids": [8, 44, 99]}
     assert "HOME=/custom" in built.spec["process"]["env"]
     assert built.user.name == "u"
+
+
+def test_rebuild_from_stored_record(rootfs: Path) -> None:
+    # The daemon stores the merged Config (generated Hostname, the image's ExposedPorts)
+    # and rebuilds the spec from it at every start: no create-time conflict on rebuild.
+    body = {"Cmd": ["sh"], "Hostname": CID[:12], "ExposedPorts": {"80/tcp": {}},
+            "HostConfig": {"NetworkMode": "container:db", "UTSMode": ""}}
+    request = parse_create_request(body)
+    with pytest.raises(InvalidArgument, match="conflicting options"):
+        build_spec(request, image_config({}), SpecOptions(
+            rootfs=str(rootfs), container_id=CID, host=HOST,
+            namespace_resolver=lambda kind, ref: "/proc/1/ns/net"))
+    built = build_spec(request, image_config({}), SpecOptions(
+        rootfs=str(rootfs), container_id=CID, host=HOST, recheck_request=False,
+        namespace_resolver=lambda kind, ref: "/proc/1/ns/net"))
+    assert namespaces(built)["network"] == "/proc/1/ns/net"
+
+
+def test_merge_names_host_network_containers_after_the_host() -> None:
+    from cove.engine.ocispec import merge_config
+
+    request = parse_create_request({"Cmd": ["sh"]})
+    merged = merge_config(request.config, image_config({}), container_id=CID,
+                          network_mode="host", host_hostname="box")
+    assert merged.hostname == "box"

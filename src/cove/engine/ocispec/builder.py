@@ -3,7 +3,6 @@ docstring for the whole story)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import posixpath
 from dataclasses import dataclass, field
@@ -53,7 +52,11 @@ class SpecOptions:
     when given. ``init_path`` is the host's init binary (tini) for ``Init``;
     ``default_init`` is the daemon's ``--init``. ``shm_path``: a host directory to
     bind at /dev/shm (IpcMode shareable) instead of a private tmpfs.
-    ``host``: None probes this host.
+    ``host``: None probes this host (the daemon should probe once and pass it).
+    ``recheck_request``: False when the request is rebuilt from a stored record that
+    passed :func:`check_request` at create: its merged Config holds the image's
+    ExposedPorts and the generated Hostname, which the create-time conflict rules
+    (hostname vs. UTSMode/NetworkMode, ports vs. a container network) would misread.
     """
 
     rootfs: str
@@ -67,6 +70,7 @@ class SpecOptions:
     shm_path: str | None = None
     namespace_resolver: NamespaceResolver | None = None
     host: HostInfo | None = None
+    recheck_request: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,14 @@ class BuiltSpec:
 
 
 def check_request(request: CreateRequest) -> None:
-    """Rules across HostConfig fields that need neither the image nor the host."""
+    """Docker's create-time rules across fields that need neither the image nor the host:
+    value checks, and conflicts between what the request itself names (a Hostname with
+    UTSMode host, ports with a container network mode...)."""
+    _check_values(request)
+    _check_conflicts(request)
+
+
+def _check_values(request: CreateRequest) -> None:
     h = request.host_config
     if h.auto_remove and h.restart_policy.name.value != "no":
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
@@ -93,6 +104,10 @@ def check_request(request: CreateRequest) -> None:
         if not key:
             raise InvalidArgument("invalid HostConfig.Annotations: empty key")
     check_oom_score_adj(h.oom_score_adj)
+
+
+def _check_conflicts(request: CreateRequest) -> None:
+    h = request.host_config
     if request.config.hostname:
         if h.uts_mode == "host":
             raise InvalidArgument("conflicting options: hostname and the UTS mode")
@@ -148,13 +163,13 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
     anything is made: the only side effect, creating missing host directories of
     ``Binds``, happens after the spec has passed the OCI validator.
     """
-    check_request(request)
+    _check_values(request)
+    if options.recheck_request:
+        _check_conflicts(request)
     h = request.host_config
     host = options.host or HostInfo.probe()
-    merged = merge_config(request.config, image, container_id=options.container_id)
-    if h.network_mode == "host" and not request.config.hostname:
-        # Docker: a container on the host's network takes the host's name.
-        merged = dataclasses.replace(merged, hostname=host.hostname)
+    merged = merge_config(request.config, image, container_id=options.container_id,
+                          network_mode=h.network_mode, host_hostname=host.hostname)
     security = parse_security_opts(h.security_opt)
     modes = parse_modes(h.pid_mode, h.ipc_mode, h.uts_mode, h.network_mode, h.cgroupns_mode,
                         h.userns_mode)

@@ -6,6 +6,7 @@ what the process runs: env, argv, cwd, user, stop signal, health check.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -69,10 +70,14 @@ def merge_env(image_env: tuple[str, ...], container_env: tuple[str, ...] | None,
     return tuple(merged.values())
 
 
-def merge_config(config: ContainerConfig, image: ImageConfig, *,
-                 container_id: str) -> MergedConfig:
+def merge_config(config: ContainerConfig, image: ImageConfig, *, container_id: str,
+                 network_mode: str = "", host_hostname: str | None = None) -> MergedConfig:
     """Merge as Docker does; raises ``InvalidArgument`` ("No command specified", a relative
-    WorkingDir, a bad StopSignal, a bad hostname)."""
+    WorkingDir, a bad StopSignal, a bad hostname).
+
+    Without a Hostname the container is named after its id (12 characters), or, on the
+    host's network (``network_mode`` "host"), after the host (``host_hostname``, this
+    host's nodename when None)."""
     entrypoint, cmd = _command(config, image)
     if not entrypoint and not cmd:
         raise InvalidArgument("No command specified")
@@ -87,6 +92,8 @@ def merge_config(config: ContainerConfig, image: ImageConfig, *,
     signal_text = config.stop_signal or image.stop_signal
     stop_signal = DEFAULT_STOP_SIGNAL if not signal_text else parse_signal(signal_text)
     hostname = config.hostname or container_id[:12]
+    if network_mode == "host" and not config.hostname:
+        hostname = host_hostname if host_hostname is not None else os.uname().nodename
     _check_name(hostname, "Hostname")
     _check_name(config.domainname, "Domainname")
     labels = {**image.labels, **config.labels}
