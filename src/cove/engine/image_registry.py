@@ -15,7 +15,7 @@ from typing import Any
 
 from cove.errors import CoveError, InvalidArgument, NotFound
 from cove.images.reference import Reference
-from cove.registry import CredentialStore, PermissionDenied, Unauthenticated
+from cove.registry import CredentialStore, PermissionDenied, RegistryClient, Unauthenticated
 from cove.registry.login import login
 
 log = logging.getLogger(__name__)
@@ -121,16 +121,36 @@ def _cause(error: BaseException, prefix: str) -> str:
     return rest if sep and head.startswith(prefix.split("/", 1)[0]) else text
 
 
-def pull_error(error: BaseException, ref: Reference) -> BaseException:
+def repository_exists(ref: Reference, certs_dir: str,
+                      credentials: CredentialStore | None) -> bool:
+    """Whether the registry knows ``ref``'s repository (it has a tag there).
+
+    A registry answers "manifest unknown" for a missing tag and, often, for a
+    missing repository too; its tag list tells the two apart.
+    """
+    try:
+        with RegistryClient(ref.domain, certs_dir=certs_dir,
+                            credentials=credentials) as client:
+            return bool(client.tags(ref.path))
+    except (NotFound, PermissionDenied):
+        return False
+    except CoveError:
+        return True  # cannot tell: keep the registry's own answer
+
+
+def pull_error(error: BaseException, ref: Reference, repository_known: bool = True
+               ) -> BaseException:
     """Docker's wording for a pull refused by the registry (else ``error`` itself)."""
     cause = _cause(error, ref.domain)
-    if isinstance(error, NotFound) and "manifest unknown" in cause:
+    if isinstance(error, NotFound) and "manifest unknown" in cause and repository_known:
         return NotFound(f"manifest for {ref.familiar()} not found: manifest unknown: {cause}")
-    if isinstance(error, NotFound | PermissionDenied):
+    if isinstance(error, NotFound | Unauthenticated) or (
+            isinstance(error, PermissionDenied) and "denied" in cause):
         return NotFound(f"pull access denied for {ref.familiar_name()}, repository does not "
                         f"exist or may require 'docker login': {cause}")
     return error
 
 
 __all__ = ["AUTH_HEADER", "GivenCredentials", "LoginRefused", "check_login",
-           "credentials_for", "decode_auth_header", "pull_error", "registry_host"]
+           "credentials_for", "decode_auth_header", "pull_error", "registry_host",
+           "repository_exists"]

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
+import os
+import socket
+import tarfile
+import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +21,10 @@ import pytest
 from tests.api_schema import validate_definition, validate_response
 from tests.engine_fixtures import Engine, busybox_layer_tar, coved_fixture, engine_fixture
 from tests.registry_fixtures import (
+    REGISTRY_USERS,
+    Registry,
     auth_registry_fixture,
+    needs_registry,
     registry_fixture,
 )
 
@@ -233,3 +243,306 @@ def test_docker_sdk_list_get_tag_remove(client: docker.DockerClient,
     with pytest.raises(docker.errors.ImageNotFound):
         client.images.get("sdk/img:1")
     assert image.history()[0]["Id"] == image.id
+
+
+# -- registries: pull, push, login ------------------------------------------------------
+
+
+def _pull(engine: Engine, image: str, tag: str = "", auth: str | None = None,
+          ) -> tuple[int, Any]:
+    query = urllib.parse.urlencode({"fromImage": image, "tag": tag})
+    headers = {"X-Registry-Auth": auth} if auth is not None else {}
+    return engine.request("POST", f"/v1.47/images/create?{query}", headers=headers,
+                          timeout=120)
+
+
+def _push_copy(engine: Engine, host: str, repo: str, tags: list[str]) -> None:
+    """busybox under ``host/repo:tag`` in the registry; the local names go again."""
+    name = f"{host}/{repo}:{tags[0]}"
+    _ok(engine.docker("tag", "busybox", name))
+    try:
+        _ok(engine.docker("push", name, timeout=120))
+    finally:
+        _ok(engine.docker("rmi", name))
+
+
+@needs_registry
+def test_docker_cli_push_then_pull_round_trip(engine: Engine, registry: Registry,
+                                              scratch_tags: list[str]) -> None:
+    name = f"{registry.host}/team/bb:1"
+    scratch_tags.append(name)
+    _ok(engine.docker("tag", "busybox", name))
+    out = _ok(engine.docker("push", name, timeout=120))
+    assert "The push refers to repository" in out and "digest: sha256:" in out
+    pushed_digest = out.split("digest: ")[1].split()[0]
+    local_id = engine.request("GET", f"/images/{name}/json")[1]["Id"]
+    _ok(engine.docker("rmi", name))
+    assert engine.request("GET", f"/images/{name}/json")[0] == 404
+    out = _ok(engine.docker("pull", name, timeout=120))
+    assert f"Digest: {pushed_digest}" in out
+    assert f"Status: Downloaded newer image for {name}" in out
+    status, info = engine.request("GET", f"/images/{name}/json")
+    assert status == 200 and info["Id"] == local_id
+    assert f"{registry.host}/team/bb@{pushed_digest}" in info["RepoDigests"]
+    # Again: nothing new.
+    assert "Image is up to date" in _ok(engine.docker("pull", name, timeout=120))
+
+
+@needs_registry
+def test_pull_stream_and_errors_over_the_api(engine: Engine, registry: Registry,
+                                             scratch_tags: list[str]) -> None:
+    _push_copy(engine, registry.host, "api/bb", ["7"])
+    name = f"{registry.host}/api/bb:7"
+    scratch_tags.append(name)
+    status, raw = _pull(engine, f"{registry.host}/api/bb", "7", auth=_auth_header())
+    assert status == 200
+    messages = _lines(raw)
+    for m in messages:
+        validate_definition("CreateImageInfo", m)
+    assert (messages[0]["status"], messages[0]["id"]) == ("Pulling from api/bb", "7")
+    assert messages[-1]["status"] == f"Status: Downloaded newer image for {name}"
+    assert not any("error" in m for m in messages)
+    # Unknown repository and unknown tag: statuses before any stream, docker's words.
+    status, body = _pull(engine, f"{registry.host}/api/nothing-here", "latest")
+    assert status == 404
+    assert body["message"].startswith(
+        f"pull access denied for {registry.host}/api/nothing-here, repository does not "
+        "exist or may require 'docker login'")
+    status, body = _pull(engine, f"{registry.host}/api/bb", "nope")
+    assert status == 404
+    assert body["message"] == (f"manifest for {registry.host}/api/bb:nope not found: "
+                               "manifest unknown: manifest unknown")
+    proc = engine.docker("pull", f"{registry.host}/api/bb:nope")
+    assert proc.returncode == 1 and b"manifest unknown" in proc.stderr
+    # Bad credentials header: refused as such.
+    status, body = _pull(engine, f"{registry.host}/api/bb", "7", auth="%%%not-base64")
+    assert status == 400 and "X-Registry-Auth" in body["message"]
+    status, body = _pull(engine, "127.0.0.1:1/x", "1")
+    assert status == 500 and "connection refused" in body["message"]
+
+
+@needs_registry
+def test_pull_by_digest_and_all_tags(engine: Engine, registry: Registry,
+                                     scratch_tags: list[str]) -> None:
+    for tag in ("a", "b"):
+        _push_copy(engine, registry.host, "multi/bb", [tag])
+        scratch_tags.append(f"{registry.host}/multi/bb:{tag}")
+    status, raw = _pull(engine, f"{registry.host}/multi/bb")  # no tag: every tag
+    assert status == 200, raw
+    statuses = [m.get("status") for m in _lines(raw)]
+    assert statuses.count("Pulling from multi/bb") == 2
+    _, info = engine.request("GET", f"/images/{registry.host}/multi/bb:a/json")
+    assert sorted(info["RepoTags"]) == sorted(
+        ["busybox:latest", f"{registry.host}/multi/bb:a", f"{registry.host}/multi/bb:b"])
+    digest = info["RepoDigests"][0].split("@")[1]
+    status, raw = _pull(engine, f"{registry.host}/multi/bb", digest)
+    assert status == 200 and _lines(raw)[-1]["status"].startswith("Status:")
+    scratch_tags.append(f"{registry.host}/multi/bb@{digest}")
+
+
+@needs_registry
+def test_docker_sdk_pull(client: docker.DockerClient, engine: Engine, registry: Registry,
+                         scratch_tags: list[str]) -> None:
+    _push_copy(engine, registry.host, "sdk/bb", ["3"])
+    scratch_tags.append(f"{registry.host}/sdk/bb:3")
+    image = client.images.pull(f"{registry.host}/sdk/bb", tag="3")
+    assert f"{registry.host}/sdk/bb:3" in image.tags
+    with pytest.raises(docker.errors.NotFound):
+        client.images.pull(f"{registry.host}/sdk/missing", tag="1")
+
+
+@needs_registry
+def test_login_push_pull_with_htpasswd(engine: Engine, auth_registry: Registry,
+                                       scratch_tags: list[str]) -> None:
+    host = auth_registry.host
+    user, password = next(iter(REGISTRY_USERS.items()))
+    status, body = engine.request("POST", "/auth", {"username": user, "password": "wrong",
+                                                    "serveraddress": host})
+    assert status == 401 and body["message"].startswith(f"login attempt to {host} failed")
+    status, body = engine.request("POST", "/auth", {"username": user, "password": password,
+                                                    "serveraddress": f"https://{host}/v2/"})
+    assert status == 200
+    validate_response("/auth", "post", 200, body)
+    assert body["Status"] == "Login Succeeded"
+    assert engine.request("POST", "/auth", b"[1,2]")[0] == 400
+    proc = engine.docker("login", "-u", user, "--password-stdin", host, input=b"wrong\n")
+    assert proc.returncode != 0
+    assert f"login attempt to {host} failed".encode() in proc.stderr, proc.stderr
+    name = f"{host}/private/bb:1"
+    scratch_tags.append(name)
+    _ok(engine.docker("tag", "busybox", name))
+    # Not logged in: the push stream ends with the registry's refusal.
+    proc = engine.docker("push", name, timeout=120)
+    assert proc.returncode != 0 and b"unauthorized" in proc.stderr.lower() + proc.stdout.lower()
+    status, raw = engine.request("POST", f"/images/{host}/private/bb/push?tag=1",
+                                 headers={"X-Registry-Auth": _auth_header()})
+    assert status == 200
+    last = _lines(raw)[-1]
+    validate_definition("PushImageInfo", last)
+    assert "unauthorized" in last["error"] and last["errorDetail"]["message"] == last["error"]
+    out = _ok(engine.docker("login", "-u", user, "--password-stdin", host,
+                            input=password.encode() + b"\n"))
+    assert "Login Succeeded" in out
+    _ok(engine.docker("push", name, timeout=120))
+    _ok(engine.docker("rmi", name))
+    status, body = _pull(engine, f"{host}/private/bb", "1")  # anonymous
+    assert status == 404 and "may require 'docker login'" in body["message"]
+    _ok(engine.docker("pull", name, timeout=120))
+    assert engine.request("GET", f"/images/{name}/json")[0] == 200
+
+
+def test_push_of_an_unknown_image_is_404(engine: Engine) -> None:
+    status, body = engine.request("POST", "/images/127.0.0.1:1/none/push?tag=1",
+                                  headers={"X-Registry-Auth": _auth_header()})
+    assert status == 404
+    assert body["message"] == "An image does not exist locally with the tag: 127.0.0.1:1/none:1"
+
+
+class SlowProxy:
+    """A TCP proxy to a local registry that sends its answers slowly (and can cut them)."""
+
+    def __init__(self, upstream: str, rate: int = 512 << 10) -> None:
+        host, _, port = upstream.rpartition(":")
+        self._upstream = (host, int(port))
+        self._rate = rate
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self._server.getsockname()[1]}"
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self.active = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                down, _ = self._server.accept()
+            except OSError:
+                return
+            up = socket.create_connection(self._upstream)
+            with self._lock:
+                self._conns += [down, up]
+                self.active += 1
+            threading.Thread(target=self._pump, args=(down, up, 0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, down, self._rate), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, rate: int) -> None:
+        try:
+            while data := src.recv(16 << 10):
+                dst.sendall(data)
+                if rate:
+                    time.sleep(len(data) / rate)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            if rate:
+                with self._lock:
+                    self.active -= 1
+
+    def cut(self) -> None:
+        """Stop listening and break every connection (a network cut)."""
+        # shutdown first: close() alone leaves a blocked accept() accepting.
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+        with self._lock:
+            conns = list(self._conns)
+        for s in conns:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+def _random_rootfs_tar(size: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("big.bin")
+        info.size = size
+        tar.addfile(info, io.BytesIO(os.urandom(size)))
+    return buf.getvalue()
+
+
+def _stream_until(engine: Engine, path: str, marker: bytes) -> socket.socket:
+    """Start a streamed request on a raw socket; return it once ``marker`` was read."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(60)
+    sock.connect(engine.socket)
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: cove\r\nContent-Length: 0\r\n\r\n".encode())
+    seen = b""
+    while marker not in seen:
+        data = sock.recv(65536)
+        assert data, seen
+        seen += data
+    return sock
+
+
+def _wait_for(predicate: Any, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(name="big_image")
+def big_image_fixture(engine: Engine, registry: Registry) -> Iterator[str]:
+    """A 4 MB single-layer image in the registry as team/big:1 (and not held locally)."""
+    status, body = engine.request("POST", "/images/create?fromSrc=-&repo=big/local&tag=1",
+                                  _random_rootfs_tar(4 << 20),
+                                  headers={"Content-Type": "application/x-tar"})
+    assert status == 200, body
+    name = f"{registry.host}/team/big:1"
+    _ok(engine.docker("tag", "big/local:1", name))
+    _ok(engine.docker("push", name, timeout=120))
+    _ok(engine.docker("rmi", name, "big/local:1"))
+    try:
+        yield "team/big:1"
+    finally:
+        status, items = engine.request("GET", "/images/json")
+        for item in items:
+            if any("big" in t for t in item["RepoTags"]) or not item["RepoTags"]:
+                engine.request("DELETE", f"/images/{item['Id']}?force=1")
+
+
+@needs_registry
+def test_pull_cancelled_by_the_client_leaves_nothing(engine: Engine, registry: Registry,
+                                                     big_image: str) -> None:
+    proxy = SlowProxy(registry.host)
+    try:
+        name = f"{proxy.host}/{big_image}"
+        query = urllib.parse.urlencode({"fromImage": name})
+        sock = _stream_until(engine, f"/images/create?{query}", b'"Downloading"')
+        sock.close()
+        # The daemon stops at its next progress message and drops its registry
+        # connections, long before the slow download could have ended.
+        assert _wait_for(lambda: proxy.active == 0, timeout=5), proxy.active
+        assert engine.request("GET", f"/images/{name}/json")[0] == 404
+        assert engine.request("GET", "/_ping")[0] == 200
+    finally:
+        proxy.cut()
+
+
+@needs_registry
+def test_pull_cut_by_the_network_ends_with_an_error_line(engine: Engine, registry: Registry,
+                                                         big_image: str) -> None:
+    proxy = SlowProxy(registry.host)
+    name = f"{proxy.host}/{big_image}"
+    query = urllib.parse.urlencode({"fromImage": name})
+    sock = _stream_until(engine, f"/images/create?{query}", b'"Downloading"')
+    try:
+        proxy.cut()
+        rest = b""
+        while b"errorDetail" not in rest or not rest.endswith(b"0\r\n\r\n"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            rest += data
+    finally:
+        sock.close()
+    errors = [json.loads(line) for line in rest.split(b"\r\n") if b"errorDetail" in line]
+    assert len(errors) == 1, rest[-2000:]
+    assert len(errors) == 1 and errors[0]["error"] == errors[0]["errorDetail"]["message"]
+    assert engine.request("GET", f"/images/{name}/json")[0] == 404

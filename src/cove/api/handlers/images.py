@@ -33,6 +33,7 @@ from cove.engine.image_registry import (
     credentials_for,
     decode_auth_header,
     pull_error,
+    repository_exists,
 )
 from cove.engine.image_stream import Cancelled, ProgressStream, Sink, piped, worker_service
 from cove.errors import CoveError, InvalidArgument, NotFound, Unsupported
@@ -218,6 +219,9 @@ def register(router: Router, ctx: DaemonContext) -> None:
                         svc.pull(str(one), platform=platform, credentials=creds, events=sink)
                     except Cancelled:
                         raise
+                    except NotFound as e:
+                        known = repository_exists(one, svc.certs_dir, creds)
+                        raise pull_error(e, one, known) from None
                     except CoveError as e:
                         raise pull_error(e, one) from None
                     event("pull", one.familiar(), one.familiar_name())
