@@ -82,3 +82,56 @@ def test_login_push_pull_with_credentials(engine: Engine, auth_registry: Registr
     ok(engine, "pull", "-q", ref)
     assert ok(engine, "logout", host) == f"Removing login credentials for {host}\n"
     assert host not in json.loads(config.read_text())["auths"]
+
+
+def test_pull_on_a_terminal_redraws_layer_lines(engine: Engine, registry: Registry) -> None:
+    ref = f"{registry.host}/team/tty:1"
+    ok(engine, "tag", "busybox", ref)
+    ok(engine, "push", "-q", ref)
+    ok(engine, "rmi", ref)
+    # with busybox gone too its layer is collected, so the pull downloads it
+    ok(engine, "rmi", "busybox")
+    try:
+        text = _pull_on_pty(engine, ref)
+    finally:
+        engine.cove("tag", ref, "busybox:latest")
+    # a layer's line is rewritten in place: cursor up, clear line, "<id>: <status>"
+    assert "\x1b[2K\r" in text and "A\x1b[2K\r" in text
+    assert "Pull complete" in text
+    assert text.rstrip().endswith(ref)
+    assert ok(engine, "run", "--rm", "busybox", "echo", "restored") == "restored\n"
+
+
+def _pull_on_pty(engine: Engine, ref: str) -> str:
+    import pty
+    import select
+    import subprocess
+    import time
+
+    from tests.engine_fixtures import COVE
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(COVE), "-H", engine.host, "pull", ref], stdin=slave,
+                            stdout=slave, stderr=slave, env=engine.env(),
+                            start_new_session=True)
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None or select.select([master], [], [], 0.1)[0]:
+            assert time.monotonic() < deadline
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return out.decode(errors="replace")
