@@ -192,3 +192,11 @@ def test_host_devices_skip_pts_and_console() -> None:
     assert "/dev/null" in paths
     assert "/dev/console" not in paths
     assert not any(p.startswith(("/dev/pts/", "/dev/shm/", "/dev/mqueue/")) for p in paths)
+
+
+def test_probe_reads_this_host() -> None:
+    host = HostInfo.probe()
+    assert host.machine == os.uname().machine and host.hostname == os.uname().nodename
+    assert host.ncpu >= 1 and 0 < host.nofile_max <= 1 << 30
+    assert host.capability_available(0) or host.bounding_caps == 0
+    assert not host.capability_available(host.cap_last_cap + 1)

@@ -134,6 +134,14 @@ def _nofile_max() -> int:
 
 
 def _swap_supported() -> bool:
-    # cgroup v2 has memory.swap.max when swap accounting is on; v1 memsw files.
-    return (os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-            or os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))
+    # v1 (and hybrid): the memsw files exist when swap accounting is on. v2: the root
+    # has no memory.swap.max, its children do when the kernel accounts swap.
+    if os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"):
+        return True
+    if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return False
+    try:
+        children = [e.path for e in os.scandir("/sys/fs/cgroup") if e.is_dir()]
+    except OSError:
+        return False
+    return any(os.path.exists(os.path.join(c, "memory.swap.max")) for c in children)
