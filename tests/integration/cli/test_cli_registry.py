@@ -88,9 +88,9 @@ def test_pull_on_a_terminal_redraws_layer_lines(engine: Engine, registry: Regist
     ref = f"{registry.host}/team/tty:1"
     ok(engine, "tag", "busybox", ref)
     ok(engine, "push", "-q", ref)
-    ok(engine, "rmi", ref)
-    # with busybox gone too its layer is collected, so the pull downloads it
-    ok(engine, "rmi", "busybox")
+    # with every name of the image gone its layer is collected: the pull downloads it
+    image_id = ok(engine, "image", "inspect", "-f", "{{.Id}}", "busybox").strip()
+    ok(engine, "rmi", "-f", image_id)
     try:
         text = _pull_on_pty(engine, ref)
     finally:
