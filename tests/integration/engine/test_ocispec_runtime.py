@@ -23,7 +23,7 @@ from cove.engine.ocispec import (
 )
 from cove.engine.ocispec.host import HostInfo
 from cove.linux.capabilities import CAPABILITIES
-from tests.helpers import Runtime
+from tests.helpers import SPECS, Runtime
 from tests.schema import validator
 
 pytestmark = [
@@ -156,6 +156,36 @@ def test_privileged_has_every_capability_and_no_filter(runtime: Runtime, tmp_pat
     assert int(_status(out, "CapEff"), 16) == _cap_mask(list(built.capabilities))
     assert _status(out, "Seccomp") == "0"
     assert "sysfs on /sys type sysfs (rw" in out
+
+
+# Everyday work a default container must be able to do under Cove's profile: processes,
+# pipes, files, links, modes, time, /proc, sockets on loopback.
+_WORKLOAD = (
+    "set -e; ls / >/dev/null; date >/dev/null; mkdir -p /tmp/w; cd /tmp/w; "
+    "echo data >f; chmod 600 f; chown 1234:2345 f; ln -s f l; ln f h; mv h h2; "
+    "cat l | md5sum >/dev/null; sleep 0.05 & wait; ps >/dev/null; "
+    "dd if=/dev/urandom of=r bs=1k count=4 2>/dev/null; sync; rm -rf /tmp/w; "
+    "(nc -l -p 7777 -s 127.0.0.1 >/tmp/got &) ; sleep 0.2; "
+    "echo hi | nc 127.0.0.1 7777 || true; ip link set lo up 2>/dev/null || true; "
+    "echo WORKLOAD_OK"
+)
+
+
+def test_everyday_workload_passes_the_default_profile(runtime: Runtime, tmp_path: Path,
+                                                      rootfs: Path) -> None:
+    built = _build(rootfs, {"Cmd": ["sh", "-c", _WORKLOAD]})
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 0 and "WORKLOAD_OK" in out, out
+
+
+def test_dockers_own_profile_as_seccomp_option(runtime: Runtime, tmp_path: Path,
+                                               rootfs: Path) -> None:
+    profile = (SPECS / "seccomp-default-profile.json").read_text()
+    built = _build(rootfs, {"Cmd": ["sh", "-c", _SCRIPT],
+                            "HostConfig": {"SecurityOpt": [f"seccomp={profile}"]}})
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 0, out
+    assert "UNSHARE_BLOCKED" in out.split(), out
 
 
 def test_image_cmd_exit_code(runtime: Runtime, tmp_path: Path, rootfs: Path) -> None:
