@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -44,7 +45,10 @@ def _create(engine: Engine, image: str = "busybox", cmd: list[str] | None = None
     return str(body["Id"])
 
 
-def _lines(raw: bytes) -> list[dict[str, Any]]:
+def _lines(raw: Any) -> list[dict[str, Any]]:
+    """A JSON-lines body (the test client decodes a one-line body itself)."""
+    if isinstance(raw, dict):
+        return [raw]
     return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
 
@@ -546,3 +550,221 @@ def test_pull_cut_by_the_network_ends_with_an_error_line(engine: Engine, registr
     assert len(errors) == 1, rest[-2000:]
     assert len(errors) == 1 and errors[0]["error"] == errors[0]["errorDetail"]["message"]
     assert engine.request("GET", f"/images/{name}/json")[0] == 404
+
+
+# -- import, save, load, prune ----------------------------------------------------------
+
+
+def _run_logs(engine: Engine, image: str) -> bytes:
+    """Run ``image``'s own command to its end; its output (multiplexed frames removed)."""
+    cid = _create_default(engine, image)
+    assert engine.request("POST", f"/containers/{cid}/start")[0] == 204
+    assert engine.request("POST", f"/containers/{cid}/wait")[0] == 200
+    _, raw = engine.request("GET", f"/containers/{cid}/logs?stdout=1&stderr=1")
+    out = b""
+    while raw:
+        size = int.from_bytes(raw[4:8], "big")
+        out += raw[8:8 + size]
+        raw = raw[8 + size:]
+    engine.request("DELETE", f"/containers/{cid}?force=1")
+    return out
+
+
+def _create_default(engine: Engine, image: str) -> str:
+    status, body = engine.request("POST", "/containers/create", {"Image": image})
+    assert status == 201, body
+    return str(body["Id"])
+
+
+def _blob_files(engine: Engine) -> set[str]:
+    content = engine.root / "image" / "content"
+    return {str(p.relative_to(content)) for p in content.rglob("*") if p.is_file()}
+
+
+def test_import_save_load_round_trip_with_docker_cli(engine: Engine, tmp_path: Path,
+                                                     busybox_layer_tar: bytes,
+                                                     scratch_tags: list[str]) -> None:
+    scratch_tags.append("imp/bb:1")
+    rootfs = tmp_path / "rootfs.tar.gz"
+    rootfs.write_bytes(busybox_layer_tar)
+    out = _ok(engine.docker("import", "--change", 'CMD ["echo", "imported"]',
+                            "--message", "from the test", str(rootfs), "imp/bb:1"))
+    image_id = out.strip()
+    assert image_id.startswith("sha256:")
+    _, hist = engine.request("GET", "/images/imp/bb:1/history")
+    assert hist[0]["Comment"] == "from the test"
+    assert hist[0]["CreatedBy"] == "Imported from -"  # the CLI sends the file as the body
+    assert _run_logs(engine, "imp/bb:1") == b"imported\n"
+
+    saved = tmp_path / "imp.tar"
+    _ok(engine.docker("save", "-o", str(saved), "imp/bb:1"))
+    with tarfile.open(saved) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert manifest[0]["RepoTags"] == ["imp/bb:1"]
+    _ok(engine.docker("rmi", "imp/bb:1"))
+    assert engine.request("GET", f"/images/{image_id}/json")[0] == 404
+    out = _ok(engine.docker("load", "-i", str(saved)))
+    assert out.strip() == "Loaded image: imp/bb:1"
+    assert engine.request("GET", "/images/imp/bb:1/json")[1]["Id"] == image_id
+    # Unpacked as well as named: it runs at once.
+    assert _run_logs(engine, "imp/bb:1") == b"imported\n"
+    # docker save | docker load through a pipe.
+    data = engine.docker("save", "imp/bb:1").stdout
+    _ok(engine.docker("rmi", "imp/bb:1"))
+    assert "Loaded image: imp/bb:1" in _ok(engine.docker("load", input=data))
+
+
+def test_docker_sdk_save_and_load(client: docker.DockerClient, engine: Engine,
+                                  scratch_tags: list[str]) -> None:
+    scratch_tags.append("sdk/saved:1")
+    image = client.images.get("busybox")
+    image.tag("sdk/saved", "1")
+    data = b"".join(client.images.get("sdk/saved:1").save(named="sdk/saved:1"))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        names = tar.getnames()
+    assert "manifest.json" in names and "index.json" in names
+    client.images.remove("sdk/saved:1")
+    loaded = client.images.load(data)
+    assert [i.id for i in loaded] == [image.id]
+    assert "sdk/saved:1" in client.images.get(image.id).tags
+    # Several names in one save (GET /images/get?names=...).
+    status, raw = engine.request("GET", "/images/get?names=busybox&names=sdk/saved:1")
+    assert status == 200
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert sorted(t for m in manifest for t in m["RepoTags"]) == ["busybox:latest",
+                                                                  "sdk/saved:1"]
+    status, body = engine.request("GET", "/images/get?names=nope:1")
+    assert status == 404 and body["message"] == "No such image: nope:1"
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_bad_archives_are_refused_and_leave_nothing(engine: Engine) -> None:
+    images_before = engine.request("GET", "/images/json")[1]
+    blobs_before = _blob_files(engine)
+    layer = _tar({"hello": b"hi"})
+    digest = "sha256:" + __import__("hashlib").sha256(layer).hexdigest()
+    cases = {
+        "garbage": b"this is not a tar at all" * 100,
+        "no manifest": _tar({"hello.txt": b"hi"}),
+        "manifest not json": _tar({"manifest.json": b"{nope"}),
+        "missing layer": _tar({"manifest.json": json.dumps(
+            [{"Config": "c.json", "RepoTags": ["half/loaded:1"],
+              "Layers": ["l/layer.tar"]}]).encode(), "c.json": b"{}"}),
+        "bad config": _tar({f"blobs/sha256/{digest[7:]}": layer, "manifest.json": json.dumps(
+            [{"Config": "c.json", "RepoTags": ["half/loaded:2"],
+              "Layers": [f"blobs/sha256/{digest[7:]}"]}]).encode(), "c.json": b"[]"}),
+        "digest lies": _tar({"blobs/sha256/" + "0" * 64: layer}),
+    }
+    for what, body in cases.items():
+        status, reply = engine.request("POST", "/images/load?quiet=1", body,
+                                       headers={"Content-Type": "application/x-tar"})
+        assert status == 400, (what, reply)
+        assert reply["message"] and "\n" not in reply["message"], what
+    assert engine.request("GET", "/images/json")[1] == images_before
+    assert _blob_files(engine) == blobs_before
+    status, reply = engine.request("POST", "/images/create?fromSrc=-&repo=bad/import",
+                                   b"not a tarball" * 50)
+    assert status == 400 and "tar" in reply["message"]
+    assert _blob_files(engine) == blobs_before
+    status, reply = engine.request(
+        "POST", "/images/create?fromSrc=http://192.0.2.1/rootfs.tar&repo=bad/url")
+    assert status == 400 and "loopback" in reply["message"]
+    status, reply = engine.request("POST", "/images/create?fromSrc=-&changes=FROB%20x",
+                                   _tar({"a": b"b"}))
+    assert status == 400
+    assert engine.request("GET", "/_ping")[0] == 200
+
+
+def test_import_from_a_loopback_url(engine: Engine, tmp_path: Path, busybox_layer_tar: bytes,
+                                    scratch_tags: list[str]) -> None:
+    import http.server
+
+    (tmp_path / "rootfs.tgz").write_bytes(busybox_layer_tar)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/rootfs.tgz"
+        query = urllib.parse.urlencode({"fromSrc": url, "repo": "url/img", "tag": "2",
+                                        "changes": "ENV FROM_URL=1"})
+        status, raw = engine.request("POST", f"/images/create?{query}")
+        scratch_tags.append("url/img:2")
+        assert status == 200, raw
+        image_id = _lines(raw)[0]["status"]
+        _, info = engine.request("GET", "/images/url/img:2/json")
+        assert info["Id"] == image_id and "FROM_URL=1" in info["Config"]["Env"]
+        status, body = engine.request(
+            "POST", f"/images/create?fromSrc={url}.missing&repo=url/none")
+        assert status == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_prune_dangling_and_by_label(engine: Engine, busybox_layer_tar: bytes,
+                                     scratch_tags: list[str]) -> None:
+    scratch_tags.append("prune/x:1")
+
+    def import_(change: str) -> str:
+        status, raw = engine.request(
+            "POST", "/images/create?" + urllib.parse.urlencode(
+                {"fromSrc": "-", "repo": "prune/x:1", "changes": change}),
+            _random_rootfs_tar(64 << 10))
+        assert status == 200, raw
+        return str(_lines(raw)[0]["status"])
+
+    old = import_("LABEL keep=no")
+    new = import_("LABEL keep=yes")  # the name moves: the first image is dangling now
+    q = urllib.parse.quote(json.dumps({"dangling": ["true"]}))
+    assert [i["Id"] for i in engine.request("GET", f"/images/json?filters={q}")[1]] == [old]
+    status, body = engine.request("POST", "/images/prune?filters=%7Bbad")
+    assert status == 400
+    q = urllib.parse.quote(json.dumps({"colour": ["red"]}))
+    assert engine.request("POST", f"/images/prune?filters={q}")[0] == 400
+    status, body = engine.request("POST", "/v1.47/images/prune")
+    assert status == 200
+    validate_response("/images/prune", "post", 200, body)
+    assert body["ImagesDeleted"] == [{"Deleted": old}] and body["SpaceReclaimed"] > 0
+    assert engine.request("GET", f"/images/{old}/json")[0] == 404
+    # All unused images with a label: the busybox image (no such label) stays.
+    q = urllib.parse.quote(json.dumps({"dangling": ["false"], "label": ["keep=yes"]}))
+    status, body = engine.request("POST", f"/images/prune?filters={q}")
+    assert status == 200
+    assert body["ImagesDeleted"] == [{"Untagged": "prune/x:1"}, {"Deleted": new}]
+    assert engine.request("GET", "/images/busybox/json")[0] == 200
+    out = _ok(engine.docker("image", "prune", "-f"))
+    assert "Total reclaimed space" in out
+
+
+def test_image_events(engine: Engine, scratch_tags: list[str]) -> None:
+    since = time.time()
+    scratch_tags.append("events/x:1")
+    assert engine.request("POST", "/images/busybox/tag?repo=events/x&tag=1")[0] == 201
+    assert engine.request("GET", "/images/events/x:1/get")[0] == 200
+    assert engine.request("DELETE", "/images/events/x:1")[0] == 200
+    q = urllib.parse.quote(json.dumps({"type": ["image"]}))
+    status, raw = engine.request("GET", f"/events?since={since:.3f}&until={time.time():.3f}"
+                                 f"&filters={q}")
+    assert status == 200
+    events = _lines(raw)
+    actions = [(e["Action"], e["Actor"]["Attributes"].get("name")) for e in events]
+    assert ("tag", "events/x:1") in actions
+    assert ("save", "events/x:1") in actions
+    assert ("untag", "events/x:1") in actions
