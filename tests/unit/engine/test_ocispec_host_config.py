@@ -267,6 +267,14 @@ def test_devices_in_spec(rootfs: Path) -> None:
     assert {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"} in rules
 
 
+def test_hooks_pass_through(rootfs: Path) -> None:
+    hook = {"path": "/usr/sbin/ip", "args": ["ip", "link", "set", "lo", "up"]}
+    spec = build(rootfs, options={"hooks": {"createRuntime": [hook]}}).spec
+    assert spec["hooks"] == {"createRuntime": [hook]}
+    with pytest.raises(InvalidArgument, match="hooks"):
+        build(rootfs, options={"hooks": {"createRuntime": [{"args": ["x"]}]}})
+
+
 def test_annotations_reach_the_spec(rootfs: Path) -> None:
     spec = build(rootfs, {"Annotations": {"org.example.k": "v"}}).spec
     assert spec["annotations"] == {"org.example.k": "v"}

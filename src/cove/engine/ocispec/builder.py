@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class SpecOptions:
     ``default_init`` is the daemon's ``--init``. ``shm_path``: a host directory to
     bind at /dev/shm (IpcMode shareable) instead of a private tmpfs.
     ``host``: None probes this host (the daemon should probe once and pass it).
+    ``hooks``: OCI hooks by kind ("createRuntime", "poststop", ...) copied into the
+    spec, e.g. the network setup that brings up the container's loopback.
     ``recheck_request``: False when the request is rebuilt from a stored record that
     passed :func:`check_request` at create: its merged Config holds the image's
     ExposedPorts and the generated Hostname, which the create-time conflict rules
@@ -71,6 +74,7 @@ class SpecOptions:
     namespace_resolver: NamespaceResolver | None = None
     host: HostInfo | None = None
     recheck_request: bool = True
+    hooks: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,9 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
     }
     if h.annotations:
         spec["annotations"] = dict(h.annotations)
+    if options.hooks:
+        spec["hooks"] = {kind: [dict(hook) for hook in hooks]
+                         for kind, hooks in options.hooks.items()}
     if modes.uts != "host":
         spec["hostname"] = merged.hostname
         if merged.domainname:
