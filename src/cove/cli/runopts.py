@@ -78,6 +78,13 @@ def _cpu_shares(text: str) -> int:
     return _nonneg_int(text)
 
 
+def _detach_keys(text: str) -> str:
+    from cove.cli.tty import parse_detach_keys
+
+    parse_detach_keys(text)
+    return text
+
+
 def _network(text: str) -> str:
     if not text:
         raise ValueError("network name cannot be empty")
@@ -198,7 +205,8 @@ CREATE_FLAGS: list[Flag] = [
 RUN_FLAGS: list[Flag] = [
     *CREATE_FLAGS,
     Flag("detach", "d", BOOL, help="Run container in background and print container ID"),
-    Flag("detach-keys", "", STRING, help="Override the key sequence for detaching a container"),
+    Flag("detach-keys", "", STRING, help="Override the key sequence for detaching a container",
+         convert=_detach_keys),
     Flag("sig-proxy", "", BOOL, default=True, help="Proxy received signals to the process"),
 ]
 

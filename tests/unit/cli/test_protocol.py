@@ -668,3 +668,68 @@ def test_ps_format_with_size_asks_for_sizes(daemon: FakeDaemon) -> None:
     r = cove(daemon, "ps", "--format", "{{.Names}} {{.Size}}")
     assert r.stdout == b"web 2kB\n"
     assert daemon.requests[-1].arg("size") == "1"
+
+
+def test_run_attach_only_stdout_and_cidfile(daemon: FakeDaemon, tmp_path: Path) -> None:
+    _run_routes(daemon, [json_reply({"Id": CID}, 201)], exit_code=0,
+                frames=[frame(STDOUT, b"only out\n")])
+    cidfile = tmp_path / "cid"
+    r = cove(daemon, "run", "-a", "stdout", "--cidfile", str(cidfile), "--detach-keys",
+             "ctrl-a,x", "busybox")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"only out\n" and cidfile.read_text() == CID
+    attach = daemon.find("POST", f"/containers/{CID}/attach")[0]
+    assert (attach.arg("stdout"), attach.arg("stderr"), attach.arg("stdin")) == ("1", "0", "0")
+    assert attach.arg("detachKeys") == "ctrl-a,x"
+    body = daemon.find("POST", "/containers/create")[0].json()
+    assert (body["AttachStdout"], body["AttachStderr"]) == (True, False)
+    r = cove(daemon, "run", "--cidfile", str(cidfile), "busybox")
+    assert r.returncode == 125 and b"container ID file found" in r.stderr
+    r = cove(daemon, "run", "--detach-keys", "ctrl-", "busybox")
+    assert r.returncode == 125 and b'for "--detach-keys" flag' in r.stderr
+    r = cove(daemon, "run", "-d", "-a", "stdout", "busybox")
+    assert r.returncode == 125 and b"Conflicting options: -a and -d" in r.stderr
+
+
+def test_create_body_from_files_and_mounts(daemon: FakeDaemon, tmp_path: Path) -> None:
+    daemon.route("POST", "/containers/create", json_reply({"Id": CID}, 201))
+    env_file = tmp_path / "env"
+    env_file.write_text("# settings\nFROM_FILE=1\nOVERRIDE=file\n")
+    labels = tmp_path / "labels"
+    labels.write_text("team=core\n")
+    r = cove(daemon, "create", "--env-file", str(env_file), "-e", "OVERRIDE=flag",
+             "--label-file", str(labels), "-l", "x=y", "--mount",
+             "type=bind,src=/srv,dst=/data,ro", "--tmpfs", "/run:size=64m", "-v", "/cache",
+             "-v", "/host:/ctr:ro", "--device", "/dev/fuse", "--cap-add", "net_admin",
+             "--sysctl", "net.ipv4.ip_forward=1", "--log-opt", "max-size=10m", "--add-host",
+             "db:10.0.0.2", "--dns", "1.1.1.1", "--entrypoint", "", "--init",
+             "--no-healthcheck", "--read-only", "--privileged", "--shm-size", "1g",
+             "--network", "mynet", "--ip", "10.1.0.5", "--expose", "9000", "-P",
+             "--memory-swap", "-1", "--pids-limit", "100", "--group-add", "audio",
+             "busybox", "true")
+    assert r.returncode == 0, r.stderr
+    body = daemon.requests[-1].json()
+    assert body["Env"] == ["FROM_FILE=1", "OVERRIDE=file", "OVERRIDE=flag"]
+    assert body["Labels"] == {"team": "core", "x": "y"}
+    assert body["Entrypoint"] == [""] and body["Healthcheck"] == {"Test": ["NONE"]}
+    assert body["Volumes"] == {"/cache": {}} and body["ExposedPorts"] == {"9000/tcp": {}}
+    host = body["HostConfig"]
+    assert host["Mounts"] == [{"Type": "bind", "Source": "/srv", "Target": "/data",
+                               "ReadOnly": True}]
+    assert host["Tmpfs"] == {"/run": "size=64m"} and host["Binds"] == ["/host:/ctr:ro"]
+    assert host["Devices"] == [{"PathOnHost": "/dev/fuse", "PathInContainer": "/dev/fuse",
+                                "CgroupPermissions": "rwm"}]
+    assert host["CapAdd"] == ["CAP_NET_ADMIN"]
+    assert host["Sysctls"] == {"net.ipv4.ip_forward": "1"}
+    assert host["LogConfig"] == {"Type": "", "Config": {"max-size": "10m"}}
+    assert host["ExtraHosts"] == ["db:10.0.0.2"] and host["Dns"] == ["1.1.1.1"]
+    assert host["Init"] is True and host["ReadonlyRootfs"] and host["Privileged"]
+    assert host["ShmSize"] == 1 << 30 and host["PublishAllPorts"]
+    assert host["MemorySwap"] == -1 and host["PidsLimit"] == 100
+    assert host["GroupAdd"] == ["audio"] and host["NetworkMode"] == "mynet"
+    assert body["NetworkingConfig"] == {"EndpointsConfig": {"mynet": {"IPAMConfig": {
+        "IPv4Address": "10.1.0.5"}}}}
+    r = cove(daemon, "create", "--no-healthcheck", "--health-cmd", "x", "busybox")
+    assert r.returncode == 125 and b"conflicts with --health-*" in r.stderr
+    r = cove(daemon, "create", "--env-file", str(tmp_path / "missing"), "busybox")
+    assert r.returncode == 125 and b'for "--env-file" flag: open' in r.stderr

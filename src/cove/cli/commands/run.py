@@ -182,14 +182,36 @@ def _wait_result(ctx: Context, conn: Connection) -> int:
     return int(doc.get("StatusCode", 0)) if isinstance(doc, dict) else 0
 
 
+def _attach_start_wait(ctx: Context, path: str, *, streams: set[str], tty: bool,
+                       detach_keys: str, condition: str, proxy_id: str | None) -> int:
+    """Attach, then start, then wait: docker's order, so no early output is lost.
+
+    The wait request goes out before the start (its answer is read at the end),
+    so even a container removed on exit (--rm) still reports its status.
+    """
+    wait_conn = ctx.client.send("POST", path + "/wait", {"condition": condition})
+    try:
+        conn, _ = ctx.client.hijack(path + "/attach", {
+            "stream": True, "stdin": "stdin" in streams, "stdout": "stdout" in streams,
+            "stderr": "stderr" in streams, "detachKeys": detach_keys})
+        try:
+            ctx.client.call("POST", path + "/start")
+        except DaemonError as e:
+            conn.close()
+            raise CliError(str(e), exec_exit_code(e.message)) from None
+        result = _stream(ctx, conn, tty=tty, stdin="stdin" in streams,
+                         detach_keys=detach_keys, resize_path=path + "/resize",
+                         proxy_id=proxy_id)
+        if result == "detached":
+            return 0
+        return _wait_result(ctx, wait_conn)
+    finally:
+        wait_conn.close()
+
+
 def cmd_run(ctx: Context, argv: list[str]) -> int:
     opts, args = RUN.parse(argv)
     detach_keys = opts.str("detach_keys") or ttymod.DEFAULT_DETACH_KEYS
-    try:
-        ttymod.parse_detach_keys(detach_keys)
-    except ValueError as e:
-        raise UsageError(f'invalid argument "{detach_keys}" for "--detach-keys" flag: {e}',
-                         RUN.command) from None
     tty, interactive = opts.bool("tty"), opts.bool("interactive")
     detach = opts.bool("detach")
     if not detach:
@@ -203,28 +225,12 @@ def cmd_run(ctx: Context, argv: list[str]) -> int:
             raise CliError(str(e), exec_exit_code(e.message)) from None
         ctx.out(ident + "\n")
         return 0
-    attach = opts.list("attach") or ["stdout", "stderr"] + (["stdin"] if interactive else [])
-    if interactive and "stdin" not in attach:
-        attach.append("stdin")
-    condition = "removed" if opts.bool("rm") else "next-exit"
-    wait_conn = ctx.client.send("POST", path + "/wait", {"condition": condition})
-    try:
-        conn, _ = ctx.client.hijack(path + "/attach", {
-            "stream": True, "stdin": "stdin" in attach, "stdout": "stdout" in attach,
-            "stderr": "stderr" in attach, "detachKeys": detach_keys})
-        try:
-            ctx.client.call("POST", path + "/start")
-        except DaemonError as e:
-            conn.close()
-            raise CliError(str(e), exec_exit_code(e.message)) from None
-        result = _stream(ctx, conn, tty=tty, stdin="stdin" in attach,
-                         detach_keys=detach_keys, resize_path=path + "/resize",
-                         proxy_id=ident if opts.bool("sig_proxy") else None)
-        if result == "detached":
-            return 0
-        return _wait_result(ctx, wait_conn)
-    finally:
-        wait_conn.close()
+    streams = set(opts.list("attach") or ["stdout", "stderr"])
+    if interactive:
+        streams.add("stdin")
+    return _attach_start_wait(ctx, path, streams=streams, tty=tty, detach_keys=detach_keys,
+                              condition="removed" if opts.bool("rm") else "next-exit",
+                              proxy_id=ident if opts.bool("sig_proxy") else None)
 
 
 START = FlagSet("cove start", "[OPTIONS] CONTAINER [CONTAINER...]",
@@ -255,23 +261,9 @@ def cmd_start(ctx: Context, argv: list[str]) -> int:
     stdin = opts.bool("interactive") and bool(config.get("OpenStdin"))
     _check_tty_input(tty, stdin)
     detach_keys = opts.str("detach_keys") or ttymod.DEFAULT_DETACH_KEYS
-    wait_conn = ctx.client.send("POST", path + "/wait", {"condition": "next-exit"})
-    try:
-        conn, _ = ctx.client.hijack(path + "/attach", {
-            "stream": True, "stdin": stdin, "stdout": True, "stderr": True,
-            "detachKeys": detach_keys})
-        try:
-            ctx.client.call("POST", path + "/start")
-        except DaemonError as e:
-            conn.close()
-            raise CliError(str(e), exec_exit_code(e.message)) from None
-        result = _stream(ctx, conn, tty=tty, stdin=stdin, detach_keys=detach_keys,
-                         resize_path=path + "/resize", proxy_id=str(info.get("Id", "")))
-        if result == "detached":
-            return 0
-        return _wait_result(ctx, wait_conn)
-    finally:
-        wait_conn.close()
+    streams = {"stdout", "stderr", "stdin"} if stdin else {"stdout", "stderr"}
+    return _attach_start_wait(ctx, path, streams=streams, tty=tty, detach_keys=detach_keys,
+                              condition="next-exit", proxy_id=str(info.get("Id", "")))
 
 
 ATTACH = FlagSet("cove attach", "[OPTIONS] CONTAINER", "Attach local standard input, output, "
