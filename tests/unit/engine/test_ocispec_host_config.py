@@ -61,6 +61,13 @@ def test_binds(rootfs: Path, tmp_path: Path) -> None:
     assert built.created_bind_sources == (f"{tmp_path}/new/dir",)
 
 
+def test_user_mounts_parents_first(rootfs: Path, tmp_path: Path) -> None:
+    built = build(rootfs, {"Binds": [f"{tmp_path}:/a/b/c", f"{tmp_path}:/a"],
+                           "Tmpfs": {"/a/b": ""}})
+    order = [m["destination"] for m in built.spec["mounts"]][-3:]
+    assert order == ["/a", "/a/b", "/a/b/c"]
+
+
 def test_bind_to_etc_hosts_replaces_daemons(rootfs: Path, tmp_path: Path) -> None:
     built = build(rootfs, {"Binds": [f"{tmp_path}:/etc/hosts:ro"]},
                   options={"hosts_path": "/daemon/hosts"})
@@ -82,6 +89,7 @@ def test_refused_request_creates_nothing(rootfs: Path, tmp_path: Path) -> None:
     (["/a:/b:ro,rw"], InvalidArgument, "invalid mode: ro,rw"),
     (["/a:/b", "/c:/b/"], InvalidArgument, "Duplicate mount point: /b"),
     (["vol:/data"], Unsupported, "named volumes are not supported yet"),
+    (["/a:/proc/sys"], InvalidArgument, 'cannot be mounted because it is located inside'),
 ])
 def test_bind_errors(rootfs: Path, binds: list[str], error: type[Exception],
                      message: str) -> None:

@@ -104,6 +104,10 @@ def _absolute_target(path: str, where: str, what: str) -> str:
     if cleaned == "/":
         raise InvalidArgument(f"invalid {where}: invalid specification: destination can't "
                               f"be '/' ({what})")
+    if cleaned == "/proc" or cleaned.startswith("/proc/"):
+        # Docker's rule: nothing may cover the container's procfs.
+        raise InvalidArgument(f'invalid {where}: "{cleaned}" cannot be mounted because it '
+                              'is located inside "/proc"')
     return cleaned
 
 
@@ -165,6 +169,9 @@ def user_mounts(host: HostConfig) -> UserMounts:
         where = f"HostConfig.Tmpfs[{path}]"
         target = _absolute_target(path, where, "tmpfs")
         add(_mount(target, "tmpfs", "tmpfs", tmpfs_options(options, where)), where)
+    # Parents before children (/data before /data/cache), whatever the request's order,
+    # so no mount is hidden by one made later above it; stable for equal depths.
+    mounts.sort(key=lambda m: len([c for c in m["destination"].split("/") if c]))
     return UserMounts(mounts, missing)
 
 
