@@ -370,3 +370,17 @@ def test_merge_names_host_network_containers_after_the_host() -> None:
     merged = merge_config(request.config, image_config({}), container_id=CID,
                           network_mode="host", host_hostname="box")
     assert merged.hostname == "box"
+
+
+def test_missing_working_dir_is_made_inside_the_rootfs(rootfs: Path, tmp_path: Path) -> None:
+    import os
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(str(outside), rootfs / "app")  # an image's absolute symlink to a host path
+    build(rootfs, WorkingDir="/app/data/x")
+    assert (rootfs / str(outside).lstrip("/") / "data/x").is_dir()
+    assert not (outside / "data").exists()
+    (rootfs / "file").write_text("")
+    with pytest.raises(InvalidArgument, match="not a directory"):
+        build(rootfs, WorkingDir="/file/sub")

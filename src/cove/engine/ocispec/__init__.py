@@ -30,8 +30,9 @@ Cove cannot do yet (named volumes, user namespaces, DeviceRequests, AppArmor or
 SELinux confinement: ``apparmor=unconfined`` and ``label=disable`` are accepted,
 any other ``apparmor=``/``label=`` is refused rather than silently ignored);
 ``FailedPrecondition`` for Init without an init binary or a CapAdd the daemon
-itself lacks. Nothing is made until the whole spec is valid; the only side
-effect is Docker's creation of a missing host directory for a ``Binds`` entry.
+itself lacks. Nothing is made until the whole spec is valid; then the only side
+effects are Docker's: a missing host directory of a ``Binds`` entry and a
+missing WorkingDir inside the rootfs are created.
 
 What the spec holds, as Docker's does: the 14 default capabilities (bounding,
 effective, permitted; never inheritable or ambient) adjusted by

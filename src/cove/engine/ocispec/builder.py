@@ -29,6 +29,7 @@ from cove.engine.ocispec.sysctls import check_sysctls
 from cove.engine.ocispec.users import ResolvedUser, resolve_user
 from cove.errors import FailedPrecondition, InvalidArgument, Unsupported
 from cove.oci.runtime_config import validate_config
+from cove.runtime.securejoin import mkdir_all_in_root
 
 __all__ = ["MASKED_PATHS", "READONLY_PATHS", "BuiltSpec", "SpecOptions", "build_spec",
            "check_request"]
@@ -164,8 +165,9 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
     Raises ``InvalidArgument`` (bad or conflicting values, Docker's wording where it has
     one), ``Unsupported`` (named volumes, user namespaces, AppArmor/SELinux labels) or
     ``FailedPrecondition`` (Init without an init binary). Everything is checked before
-    anything is made: the only side effect, creating missing host directories of
-    ``Binds``, happens after the spec has passed the OCI validator.
+    anything is made: the side effects Docker has (missing host directories of
+    ``Binds``, a missing WorkingDir inside the rootfs) happen after the spec has passed
+    the OCI validator.
     """
     _check_values(request)
     if options.recheck_request:
@@ -277,6 +279,10 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
             spec["domainname"] = merged.domainname
     validate_config(spec)
     created = _create_bind_sources(extra.missing_bind_sources)
+    if merged.working_dir:
+        # Docker creates a missing WorkingDir in the rootfs before starting; the runtime
+        # would otherwise fail its chdir. Symlinks in the image resolve inside the rootfs.
+        mkdir_all_in_root(options.rootfs, merged.working_dir)
     return BuiltSpec(spec, merged, user, tuple(caps), created)
 
 
