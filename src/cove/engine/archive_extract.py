@@ -30,6 +30,8 @@ from typing import IO, Final, Protocol, cast
 
 from cove.engine.archive_errors import (
     MountPointBusy,
+    NotADirectory,
+    PathNotFound,
     ReadOnlyTarget,
     UnsafeArchiveEntry,
     WouldOverwrite,
@@ -108,6 +110,11 @@ class Extractor:
             self._finish_dirs()
             self._forget_dirs()
         return count
+
+    def close(self) -> None:
+        """Close the destination and every cached directory (not the view)."""
+        self._forget_dirs()
+        self.dest.close()
 
     def _forget_dirs(self) -> None:
         for d in self._dirs.values():
@@ -262,7 +269,7 @@ class Extractor:
             raise UnsafeArchiveEntry(f"tar entry {info.name!r}: hard link to a directory")
         try:
             tparent = self._dir(posixpath.dirname(target), create=False)
-        except Exception:
+        except (PathNotFound, NotADirectory):
             raise ArchiveError(f"Error processing tar file: {info.name}: hard link target "
                                f"{info.linkname!r} does not exist") from None
         tname = posixpath.basename(target)

@@ -123,9 +123,9 @@ def archive_path(view: ContainerView, path: str) -> tuple[PathStat, Iterator[byt
     return info, TarStream(view, obj, name)
 
 
-def extract_to_dir(view: ContainerView, path: str, body: Readable, *,
-                   no_overwrite_dir_non_dir: bool, copy_uid_gid: bool) -> int:
-    """Extract the tar in ``body`` into directory ``path``; the number of entries."""
+def prepare_extract(view: ContainerView, path: str, *, no_overwrite_dir_non_dir: bool,
+                    copy_uid_gid: bool) -> Extractor:
+    """An extractor into directory ``path``, refused early when it cannot be written."""
     path = _check_path(path)
     try:
         dest = view.resolve_dir(clean_path(path), shown=path)
@@ -133,14 +133,20 @@ def extract_to_dir(view: ContainerView, path: str, body: Readable, *,
         raise NotADirectory("extraction point is not a directory") from None
     try:
         view.check_writable(dest)
-        extractor = Extractor(view, dest, copy_uid_gid=copy_uid_gid,
-                              no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
-                              shown=path)
-        count = extractor.extract(body)
-        if extractor.skipped:
-            log.warning("cp into %s:%s: %d entries skipped (device nodes or unknown types)",
-                        view.container, path, len(extractor.skipped))
-        return count
-    finally:
+    except BaseException:
         dest.close()
+        raise
+    return Extractor(view, dest, copy_uid_gid=copy_uid_gid,
+                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, shown=path)
 
+
+def extract(extractor: Extractor, body: Readable) -> int:
+    """Extract the tar in ``body``; the number of entries. Closes the extractor."""
+    try:
+        count = extractor.extract(body)
+    finally:
+        extractor.close()
+    if extractor.skipped:
+        log.warning("cp into %s:%s: %d entries skipped (device nodes or unknown types)",
+                    extractor.view.container, extractor.shown, len(extractor.skipped))
+    return count

@@ -2,6 +2,13 @@
 
 The work is in cove.engine.archive_ops; this module maps query parameters, the
 stat header, per-container locking and events.
+
+The container's lock is held only while its view is opened. A transfer then runs
+unlocked: holding the lock for a whole stream would let a stalled client block
+stop, kill and exit handling indefinitely. While a transfer is open its fds pin the
+rootfs mount, so an rm meanwhile fails to unmount (EBUSY) and can be retried; a
+lazy unmount in ContainerService would let it go through (see the report of
+issue 4).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from cove.engine.archive_stat import STAT_HEADER
 
 if TYPE_CHECKING:
     from cove.daemon.context import DaemonContext
+    from cove.engine.archive_view import ContainerView
     from cove.engine.containers.model import Container
 
 log = logging.getLogger(__name__)
@@ -29,11 +37,19 @@ def register(router: Router, ctx: DaemonContext) -> None:
         attrs.update({"image": c.image, "name": c.name})
         return attrs
 
+    def open_locked(c: Container, ref: str) -> ContainerView:
+        """The container's view, opened under its lock (not a half-created or
+        half-removed container's). Reading and writing go on without the lock, so a
+        slow client never holds up stop, kill or the exit of the container; the open
+        fds keep the rootfs mounted meanwhile (see the module docstring)."""
+        with containers.store.lock(c.id):
+            return archive_ops.open_view(c, ref)
+
     def stat_only(req: Request) -> Response:
         ref = req.params["id"]
         c = containers.get(ref)
         path = req.arg("path") or ""
-        with containers.store.lock(c.id), archive_ops.open_view(c, ref) as view:
+        with open_locked(c, ref) as view:
             info = archive_ops.stat_path(view, path)
         resp = empty_response(200)
         resp.headers[STAT_HEADER] = info.header_value()
@@ -46,15 +62,12 @@ def register(router: Router, ctx: DaemonContext) -> None:
         ref = req.params["id"]
         c = containers.get(ref)
         path = req.arg("path") or ""
-        # The lock covers resolving the path, not the streaming: a slow reader must
-        # not hold up stop or rm (the open fds keep what is being read alive).
-        with containers.store.lock(c.id):
-            view = archive_ops.open_view(c, ref)
-            try:
-                info, chunks = archive_ops.archive_path(view, path)
-            except BaseException:
-                view.close()
-                raise
+        view = open_locked(c, ref)
+        try:
+            info, chunks = archive_ops.archive_path(view, path)
+        except BaseException:
+            view.close()
+            raise
         ctx.events.emit("container", "archive-path", c.id, attributes(c))
         return StreamResponse(chunks, 200, "application/x-tar",
                               headers={STAT_HEADER: info.header_value()})
@@ -68,12 +81,12 @@ def register(router: Router, ctx: DaemonContext) -> None:
         path = req.arg("path") or ""
         no_overwrite = req.flag("noOverwriteDirNonDir")
         copy_uid_gid = req.flag("copyUIDGID")
-        # Held for the whole upload, as Docker does: rm must not unmount the rootfs
-        # under the extraction.
-        with containers.store.lock(c.id), archive_ops.open_view(c, ref) as view:
-            count = archive_ops.extract_to_dir(view, path, req.body,
-                                               no_overwrite_dir_non_dir=no_overwrite,
-                                               copy_uid_gid=copy_uid_gid)
+        view = open_locked(c, ref)
+        with view:
+            extractor = archive_ops.prepare_extract(view, path,
+                                                    no_overwrite_dir_non_dir=no_overwrite,
+                                                    copy_uid_gid=copy_uid_gid)
+            count = archive_ops.extract(extractor, req.body)
         log.debug("cp into %s:%s: %d entries", c.short_id, path, count)
         ctx.events.emit("container", "extract-to-dir", c.id, attributes(c))
         return empty_response(200)
