@@ -316,6 +316,13 @@ def test_security_opts(rootfs: Path) -> None:
     assert "ro" not in m["/sys/fs/cgroup"]["options"] and "ro" in m["/sys"]["options"]
 
 
+def test_daemon_default_no_new_privileges(rootfs: Path) -> None:
+    opts = {"no_new_privileges": True}
+    assert build(rootfs, options=opts).spec["process"]["noNewPrivileges"] is True
+    spec = build(rootfs, {"SecurityOpt": ["no-new-privileges=false"]}, options=opts).spec
+    assert spec["process"]["noNewPrivileges"] is False
+
+
 def test_custom_seccomp_profile_text(rootfs: Path) -> None:
     profile = {"defaultAction": "SCMP_ACT_ALLOW",
                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}

@@ -78,6 +78,11 @@ def test_cpu() -> None:
         "shares": 1024, "period": 50000, "quota": 25000, "cpus": "1,3", "mems": "0"}
 
 
+def test_cpu_shares_clamped() -> None:
+    assert resources(CpuShares=1)["cpu"] == {"shares": 2}
+    assert resources(CpuShares=1 << 20)["cpu"] == {"shares": 262144}
+
+
 @pytest.mark.parametrize(("limit", "expected"), [
     (None, None), (0, None), (-1, None), (10, {"limit": 10})])
 def test_pids(limit: int | None, expected: dict[str, int] | None) -> None:

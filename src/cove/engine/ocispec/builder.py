@@ -55,6 +55,8 @@ class SpecOptions:
     ``default_init`` is the daemon's ``--init``. ``shm_path``: a host directory to
     bind at /dev/shm (IpcMode shareable) instead of a private tmpfs.
     ``host``: None probes this host (the daemon should probe once and pass it).
+    ``no_new_privileges``: the daemon's default (dockerd --no-new-privileges); a
+    ``no-new-privileges[=bool]`` security option overrides it.
     ``hooks``: OCI hooks by kind ("createRuntime", "poststop", ...) copied into the
     spec, e.g. the network setup that brings up the container's loopback.
     ``recheck_request``: False when the request is rebuilt from a stored record that
@@ -76,6 +78,7 @@ class SpecOptions:
     host: HostInfo | None = None
     recheck_request: bool = True
     hooks: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+    no_new_privileges: bool = False
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,8 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
         "capabilities": {"bounding": list(caps), "effective": list(caps),
                          "permitted": list(caps)},
         "rlimits": build_rlimits(h.resources.ulimits, host.nofile_max),
-        "noNewPrivileges": security.no_new_privileges,
+        "noNewPrivileges": (options.no_new_privileges if security.no_new_privileges is None
+                            else security.no_new_privileges),
         "oomScoreAdj": h.oom_score_adj,
     }
     spec: dict[str, Any] = {

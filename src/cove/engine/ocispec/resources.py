@@ -192,7 +192,8 @@ def _cpu(r: Resources, host: HostInfo) -> dict[str, Any]:
     host.check_cpuset(r.cpuset_mems, "CpusetMems", mems=True)
     out: dict[str, Any] = {}
     if r.cpu_shares:
-        out["shares"] = r.cpu_shares
+        # The kernel's range (cgroup v1 cpu.shares), to which Docker clamps too.
+        out["shares"] = min(max(r.cpu_shares, 2), 262144)
     if r.nano_cpus:
         out["period"] = CPU_PERIOD
         out["quota"] = r.nano_cpus * CPU_PERIOD // _NANO

@@ -21,7 +21,7 @@ __all__ = ["SecurityOptions", "parse_security_opts"]
 class SecurityOptions:
     seccomp: str = "default"  # "default", "unconfined", or "custom"
     seccomp_profile: str = ""  # the JSON text when "custom"
-    no_new_privileges: bool = False
+    no_new_privileges: bool | None = None  # None: the daemon's default
     unconfined_system_paths: bool = False  # systempaths=unconfined: no masked/ro paths
     writable_cgroups: bool | None = None
 
@@ -36,7 +36,7 @@ def _bool(value: str, where: str, original: str) -> bool:
 
 def parse_security_opts(options: tuple[str, ...]) -> SecurityOptions:
     seccomp, profile = "default", ""
-    nnp = False
+    nnp: bool | None = None
     system_paths = False
     writable_cgroups: bool | None = None
     for i, option in enumerate(options):
