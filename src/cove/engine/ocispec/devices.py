@@ -11,7 +11,8 @@ from typing import Any
 from cove.engine.ocispec.request import DeviceMapping
 from cove.errors import InvalidArgument
 
-__all__ = ["DEFAULT_DEVICE_RULES", "device_cgroup_rule", "host_devices", "mapped_devices"]
+__all__ = ["DEFAULT_DEVICE_RULES", "device_cgroup_rule", "host_devices", "mapped_devices",
+           "rule"]
 
 # Docker's default allow-list after "deny all": mknod of any char/block device (creating
 # a node is harmless, opening it is what the cgroup checks), the OCI default devices,
@@ -50,7 +51,7 @@ def device_cgroup_rule(text: str, index: int) -> dict[str, Any]:
                 None if minor == "*" else int(minor), access)
 
 
-def _node(path: str, container_path: str, st: os.stat_result) -> dict[str, Any]:
+def _node(container_path: str, st: os.stat_result) -> dict[str, Any]:
     return {"path": container_path, "type": "c" if stat.S_ISCHR(st.st_mode) else "b",
             "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
             "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
@@ -94,7 +95,7 @@ def mapped_devices(mappings: tuple[DeviceMapping, ...]
             raise InvalidArgument(f"error gathering device information while adding custom "
                                   f"device \"{d.path_on_host}\": not a device node")
         for container_path, dev in found:
-            node = _node(d.path_on_host, container_path, dev)
+            node = _node(container_path, dev)
             nodes.append(node)
             rules.append(rule(node["type"], node["major"], node["minor"], perms))
     return nodes, rules
@@ -122,5 +123,5 @@ def _walk(top: str) -> list[tuple[str, os.stat_result]]:
 def host_devices(dev_root: str = "/dev") -> list[dict[str, Any]]:
     """Every device node of the host (Privileged), at the same path in the container;
     /dev/console and the pts/shm/mqueue trees are left to the runtime's own mounts."""
-    return [_node(path, "/dev/" + os.path.relpath(path, dev_root), st)
+    return [_node("/dev/" + os.path.relpath(path, dev_root), st)
             for path, st in _walk(dev_root)]

@@ -97,7 +97,8 @@ class HostInfo:
                    swap_limit_supported=_swap_supported(), nofile_max=_nofile_max(),
                    bounding_caps=_own_caps("CapBnd"))
 
-    def check_cpuset(self, text: str, field_name: str, *, mems: bool = False) -> None:
+    def check_cpuset(self, text: str, *, mems: bool = False) -> None:
+        """A CpusetCpus/CpusetMems list must parse and name only online CPUs/nodes."""
         if not text:
             return
         what = "memory nodes" if mems else "CPUs"

@@ -188,8 +188,8 @@ def _cpu(r: Resources, host: HostInfo) -> dict[str, Any]:
     if (r.cpu_realtime_period and r.cpu_realtime_runtime
             and r.cpu_realtime_runtime > r.cpu_realtime_period):
         raise InvalidArgument("cpu-rt-runtime cannot be higher than cpu-rt-period")
-    host.check_cpuset(r.cpuset_cpus, "CpusetCpus")
-    host.check_cpuset(r.cpuset_mems, "CpusetMems", mems=True)
+    host.check_cpuset(r.cpuset_cpus)
+    host.check_cpuset(r.cpuset_mems, mems=True)
     out: dict[str, Any] = {}
     if r.cpu_shares:
         # The kernel's range (cgroup v1 cpu.shares), to which Docker clamps too.
