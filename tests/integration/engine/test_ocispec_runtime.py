@@ -188,6 +188,23 @@ def test_dockers_own_profile_as_seccomp_option(runtime: Runtime, tmp_path: Path,
     assert "UNSHARE_BLOCKED" in out.split(), out
 
 
+_TINI = Path("/usr/bin/tini-static")
+
+
+@pytest.mark.skipif(not _TINI.exists(), reason="no static tini (Debian package tini)")
+def test_init_runs_as_pid_one_on_a_read_only_rootfs(runtime: Runtime, tmp_path: Path,
+                                                   rootfs: Path) -> None:
+    request = parse_create_request({
+        "Cmd": ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; exit 7"],
+        "HostConfig": {"Init": True, "ReadonlyRootfs": True}})
+    built = build_spec(request, parse_image_config({}), SpecOptions(
+        rootfs=str(rootfs), container_id="ocispecinit0123", init_path=str(_TINI),
+        cgroup_parent=f"/ocispec-test-{uuid.uuid4().hex[:8]}", host=HostInfo.probe()))
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 7, out  # tini passes the exit status on
+    assert "/sbin/docker-init -- sh -c" in out, out
+
+
 def test_image_cmd_exit_code(runtime: Runtime, tmp_path: Path, rootfs: Path) -> None:
     built = _build(rootfs, {})
     code, out = _run(runtime, tmp_path, built.spec)
