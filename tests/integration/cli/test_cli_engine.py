@@ -6,6 +6,7 @@ containers are busybox, removed after each test by the fixture.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import select
@@ -364,3 +365,70 @@ def test_save_load_round_trip(engine: Engine, tmp_path: Path) -> None:
     ok(engine, "rmi", "keep:1")
     r = engine.cove("load", input=archive.read_bytes())
     assert r.returncode == 0 and b"busybox:latest" in r.stdout
+
+
+def test_cp_both_ways(engine: Engine, tmp_path: Path) -> None:
+    ok(engine, "run", "-d", "--name", "box", "busybox", "sleep", "300")
+    src = tmp_path / "payload"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("alpha\n")
+    (src / "sub" / "b.txt").write_text("beta\n")
+    r = engine.cove("cp", str(src), "box:/tmp")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith(b"Successfully copied ")
+    assert ok(engine, "exec", "box", "cat", "/tmp/payload/a.txt",
+              "/tmp/payload/sub/b.txt") == "alpha\nbeta\n"
+    assert ok(engine, "exec", "box", "stat", "-c", "%u", "/tmp/payload/a.txt") == "0\n"
+    ok(engine, "cp", "-q", str(src / "a.txt"), "box:/tmp/renamed.txt")
+    assert ok(engine, "exec", "box", "cat", "/tmp/renamed.txt") == "alpha\n"
+    out = tmp_path / "back"
+    ok(engine, "cp", "box:/tmp/payload", str(out))
+    assert (out / "sub" / "b.txt").read_text() == "beta\n"
+    ok(engine, "cp", "box:/tmp/renamed.txt", str(tmp_path))
+    assert (tmp_path / "renamed.txt").read_text() == "alpha\n"
+    r = engine.cove("cp", "box:/tmp/payload/a.txt", "-")
+    with tarfile.open(fileobj=io.BytesIO(r.stdout)) as tar:
+        member = tar.extractfile("a.txt")
+        assert member is not None and member.read() == b"alpha\n"
+    r = engine.cove("cp", "-", "box:/tmp", input=r.stdout)
+    assert r.returncode == 0, r.stderr
+    assert ok(engine, "exec", "box", "cat", "/tmp/a.txt") == "alpha\n"
+    r = engine.cove("cp", "box:/no/such/file", str(tmp_path / "x"))
+    assert r.returncode == 1 and r.stderr.startswith(b"Error response from daemon: ")
+    r = engine.cove("cp", "ghost:/etc/hosts", str(tmp_path / "x"))
+    assert r.returncode == 1 and r.stderr.startswith(b"Error response from daemon: ")
+
+
+def test_top_diff_stats_pause_commit_export(engine: Engine, tmp_path: Path) -> None:
+    ok(engine, "run", "-d", "--name", "box", "busybox", "sleep", "300")
+    top = ok(engine, "top", "box").splitlines()
+    assert "PID" in top[0].split() and any("sleep 300" in line for line in top[1:])
+    ok(engine, "exec", "box", "sh", "-c", "echo x > /tmp/new")
+    assert "A /tmp/new" in ok(engine, "diff", "box").splitlines()
+    row = ok(engine, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+             "box")
+    name, pids, usage = row.split(" ", 2)
+    assert name == "box" and int(pids) >= 1 and " / " in usage
+    ok(engine, "pause", "box")
+    assert ok(engine, "ps", "--format", "{{.Status}}").rstrip().endswith("(Paused)")
+    ok(engine, "unpause", "box")
+    image = ok(engine, "commit", "-c", "ENV COMMITTED=1", "-m", "snap", "box",
+               "snap:1").strip()
+    assert image.startswith("sha256:")
+    assert ok(engine, "run", "--rm", "snap:1", "sh", "-c",
+              "cat /tmp/new; echo $COMMITTED") == "x\n1\n"
+    ok(engine, "export", "-o", str(tmp_path / "fs.tar"), "box")
+    with tarfile.open(tmp_path / "fs.tar") as tar:
+        names = tar.getnames()
+    assert "tmp/new" in names or "./tmp/new" in names
+    ok(engine, "rmi", "snap:1")
+
+
+def test_logs_follow_ends_with_the_container(engine: Engine) -> None:
+    ok(engine, "run", "-d", "--name", "talker", "busybox", "sh", "-c",
+       "for i in 1 2 3; do echo line $i; sleep 0.2; done")
+    r = engine.cove("logs", "-f", "talker")
+    assert r.returncode == 0 and r.stdout == b"line 1\nline 2\nline 3\n"
+    assert ok(engine, "logs", "--tail", "1", "talker") == "line 3\n"
+    assert ok(engine, "logs", "--until", "1h", "talker") == ""  # until an hour ago
+    assert ok(engine, "logs", "--since", "1h", "talker").count("line") == 3
