@@ -77,7 +77,10 @@ class ProgressStream:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _sink(self, message: Message) -> None:
-        if self._cancel.is_set():
+        # The client is also asked here: if it left before the response began, no
+        # reader is there to notice (messages are throttled, so the poll is cheap).
+        if self._cancel.is_set() or self._client_gone():
+            self._cancel.set()
             raise Cancelled("the client closed the connection")
         self._queue.put(message)
 

@@ -225,6 +225,9 @@ def test_docker_cli_images_tag_history_rmi(engine: Engine, scratch_tags: list[st
     assert "cli/tagged:v1" in out and "busybox:latest" in out
     out = _ok(engine.docker("images", "-q", "--filter", "reference=cli/*"))
     assert len(out.split()) == 1
+    image_id = _ok(engine.docker("image", "inspect", "-f", "{{.Id}}", "cli/tagged:v1")).strip()
+    out = _ok(engine.docker("image", "ls", "-a", "--digests", "--no-trunc"))
+    assert image_id in out and "DIGEST" in out.splitlines()[0]
     out = _ok(engine.docker("history", "--no-trunc", "cli/tagged:v1"))
     assert "cove.busybox.build_rootfs" in out
     out = _ok(engine.docker("image", "inspect", "--format", "{{json .RepoTags}}", "cli/tagged:v1"))
