@@ -116,3 +116,28 @@ def test_sprintf_edge_cases() -> None:
     assert sprintf("%v %v", [1, 2], {"a": True}) == "[1 2] map[a:true]"
     assert sprintf("%s") == "%!s(MISSING)"
     assert sprintf("%-5s|", "ab") == "ab   |"
+
+
+class PsRow:
+    """Stands in for docker's ps row in its documented --format examples."""
+
+    ID = "a87ecb4f327c"
+    Command = '"/bin/sh"'
+    Names = "web"
+    Labels = "com.docker.swarm.node=ubuntu,com.docker.swarm.storage=ssd"
+    Status = "Up 2 hours"
+
+
+@pytest.mark.parametrize(("src", "out"), [
+    ("{{.ID}}: {{.Command}}", 'a87ecb4f327c: "/bin/sh"'),
+    ("{{.ID}}\t{{.Labels}}", "a87ecb4f327c\tcom.docker.swarm.node=ubuntu,"
+                             "com.docker.swarm.storage=ssd"),
+    ("{{range $l := split .Labels \",\"}}{{println $l}}{{end}}",
+     "com.docker.swarm.node=ubuntu\ncom.docker.swarm.storage=ssd\n"),
+    ("{{.Names | printf \"%-10s|\"}}", "web       |"),
+    ("{{if eq .Status \"Up 2 hours\"}}{{.Names}} is up{{end}}", "web is up"),
+    ("{{lower .Names | upper}}", "WEB"),
+    ("{{with $x := .Names}}{{$x}}{{end}}", "web"),
+])
+def test_docker_ps_format_examples(src: str, out: str) -> None:
+    assert run(src, PsRow()) == out

@@ -733,3 +733,30 @@ def test_create_body_from_files_and_mounts(daemon: FakeDaemon, tmp_path: Path) -
     assert r.returncode == 125 and b"conflicts with --health-*" in r.stderr
     r = cove(daemon, "create", "--env-file", str(tmp_path / "missing"), "busybox")
     assert r.returncode == 125 and b'for "--env-file" flag: open' in r.stderr
+
+
+def test_stats_streams_until_interrupted(daemon: FakeDaemon) -> None:
+    import signal
+
+    daemon.route("GET", "/containers/json", json_reply([CONTAINER]))
+    daemon.route("GET", f"/containers/{CID}/stats", json_reply({
+        "id": CID, "name": "/web", "memory_stats": {"usage": 1024, "limit": 2048},
+        "pids_stats": {"current": 1}}))
+    proc = subprocess.Popen([COVE, "-H", daemon.host, "stats", "--format",
+                             "{{.Name}} {{.MemPerc}}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while len(daemon.find("GET", f"/containers/{CID}/stats")) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    # not a terminal: no screen clearing, one block per sample
+    assert out.decode().splitlines()[:2] == ["web 50.00%", "web 50.00%"]
+    assert daemon.find("GET", "/containers/json")[0].arg("all") is None
