@@ -115,12 +115,11 @@ def archive_path(view: ContainerView, path: str) -> tuple[PathStat, Iterator[byt
     except BaseException:
         obj.close()
         raise
-    # A directory archived with "/." is its contents: entries "./x"; otherwise
-    # "<base>/x" with the base as the client wrote it (Docker's rebase).
+    # Entries are "<base>/x" with the base as the client wrote it (Docker's rebase);
+    # "dir/." gives "./x". The root gives "/x": the CLI, copying to a new name,
+    # puts that name in front of the entries of "/" (and of no other base).
     name = _base_name(path)
-    if name == "/":
-        name = "."
-    return info, TarStream(view, obj, name)
+    return info, TarStream(view, obj, "" if name == "/" else name)
 
 
 def prepare_extract(view: ContainerView, path: str, *, no_overwrite_dir_non_dir: bool,

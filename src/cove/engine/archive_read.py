@@ -84,7 +84,7 @@ class _TarWriter:
 
     def tree(self, top: Located, top_name: str) -> Iterator[bytes]:
         # Depth first, children in name order (Go's filepath.Walk order).
-        work: list[tuple[Located, str]] = [(top, top_name)]
+        work: list[tuple[Located, str]] = [(top, top_name or "/")]
         opened: list[Dir] = []
         try:
             while work:
@@ -97,14 +97,18 @@ class _TarWriter:
                     continue
                 try:
                     d = obj.open_dir()
-                except FileNotFoundError:
+                except OSError as e:
+                    # Gone, or swapped for a symlink by a running container since the
+                    # lstat (O_NOFOLLOW refused it): its entries are left out.
+                    log.warning("archive of %s: %s; its contents left out", obj.path,
+                                e.strerror)
                     continue
                 opened.append(d)
                 children = sorted(os.listdir(d.fd))
                 for child in reversed(children):
                     cpath = d.child_path(child)
                     work.append((Located(d, child, cpath, self._view.mounts.get(cpath)),
-                                 f"{name}/{child}"))
+                                 f"{name.rstrip('/')}/{child}"))
         finally:
             for d in opened:
                 d.close()

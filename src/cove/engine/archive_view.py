@@ -88,7 +88,8 @@ class Located:
     def open(self, flags: int) -> int:
         """An fd of the object itself; a symlink here fails (ELOOP) rather than leads."""
         if self.mount_point is not None:
-            return os.open(self.mount_point.source, flags | os.O_CLOEXEC)
+            # The source is the host's own path (trusted); the kernel followed it too.
+            return os.open(self.mount_point.source, (flags & ~os.O_NOFOLLOW) | os.O_CLOEXEC)
         if not self.name:
             return os.open(".", flags | os.O_CLOEXEC, dir_fd=self.parent.fd)
         return os.open(self.name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.parent.fd)

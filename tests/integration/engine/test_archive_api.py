@@ -463,3 +463,62 @@ def test_bad_requests(engine: Engine) -> None:
     assert status == 200 and st is not None and st["name"] == "."
     # the daemon is still fine
     assert engine.request("GET", "/_ping")[0] == 200
+
+
+def test_volumes_are_reached_and_their_read_only_flag_kept(engine: Engine,
+                                                          workdir: Path) -> None:
+    vol = workdir / "vol"
+    vol.mkdir()
+    (vol / "from-host").write_text("host file\n")
+    create(engine, "cp13", ReadonlyRootfs=True,
+           Binds=[f"{vol}:/data", f"{vol}:/rodata:ro"])
+    # the rootfs is read-only, the volume is not: the copy lands in the host dir
+    status, body = put(engine, "cp13", "/data", make_tar((entry("in"), b"via cp\n")))
+    assert status == 200, body
+    assert (vol / "in").read_bytes() == b"via cp\n"
+    assert read_file(engine, "cp13", "/data/from-host") == b"host file\n"
+    status, data = get(engine, "cp13", "/data")
+    assert status == 200 and {"data/from-host", "data/in"} <= set(members(data))
+    status, body = put(engine, "cp13", "/rodata", make_tar((entry("no"), b"x")))
+    assert status == 403 and body["message"] == "mounted volume is marked read-only"
+    assert not (vol / "no").exists()
+    # an entry of a tar extracted at / that walks into the read-only volume
+    status, body = put(engine, "cp13", "/data", make_tar(
+        entry("up", tarfile.SYMTYPE, link="/rodata"), (entry("up/no2"), b"x")))
+    assert status == 403, body
+    assert not (vol / "no2").exists()
+    proc = engine.docker("cp", str(vol / "from-host"), "cp13:/tmp/")
+    assert proc.returncode != 0 and b"read-only" in proc.stderr
+
+
+def test_large_files_hard_links_and_overwrites(engine: Engine, workdir: Path) -> None:
+    create(engine, "cp14")
+    big = os.urandom(3 << 20) * 3  # 9 MiB, several chunks each way
+    tar = make_tar(entry("d", tarfile.DIRTYPE, mode=0o755), (entry("d/big"), big),
+                   entry("d/twin", tarfile.LNKTYPE, link="d/big"))
+    assert put(engine, "cp14", "/tmp", tar)[0] == 200
+    status, data = get(engine, "cp14", "/tmp/d")
+    assert status == 200
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        got = {m.name: m for m in t.getmembers()}
+        f = t.extractfile("d/big")
+        assert f is not None and f.read() == big
+    # the second name of the inode is archived as a hard link to the first
+    assert got["d/twin"].islnk() and got["d/twin"].linkname == "d/big"
+    # an existing file is replaced by the CLI's copy
+    src = workdir / "big"
+    src.write_bytes(b"smaller now\n")
+    proc = engine.docker("cp", str(src), "cp14:/tmp/d/big")
+    assert proc.returncode == 0, proc.stderr
+    assert read_file(engine, "cp14", "/tmp/d/big") == b"smaller now\n"
+    assert read_file(engine, "cp14", "/tmp/d/twin") == big  # the other link kept its data
+    # the whole root, as the CLI copies it out
+    out = workdir / "rootcopy"
+    proc = engine.docker("cp", "cp14:/", str(out), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "tmp" / "d" / "big").read_bytes() == b"smaller now\n"
+    assert (out / "etc" / "passwd").read_bytes().startswith(b"root:")
+    # into an existing directory: the root's contents
+    proc = engine.docker("cp", "cp14:/", str(out), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not (out / "rootcopy").exists() and (out / "tmp" / "d").is_dir()
