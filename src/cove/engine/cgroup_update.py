@@ -26,6 +26,7 @@ _NANO = 1_000_000_000
 _INT_FIELDS = ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares",
                "CpuQuota", "CpuPeriod", "PidsLimit", "BlkioWeight")
 _STR_FIELDS = ("CpusetCpus", "CpusetMems")
+_BFQ_FALLBACK = {"blkio.weight": "blkio.bfq.weight", "io.weight": "io.bfq.weight"}
 _RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 
 
@@ -309,6 +310,10 @@ class CgroupWriter:
         while pending:
             controller, name, value = pending.pop(0)
             path = cg.path(controller, name)
+            if not os.path.exists(path) and name in _BFQ_FALLBACK:
+                # Without CFQ the weight is the BFQ scheduler's file (as runc does).
+                name = _BFQ_FALLBACK[name]
+                path = cg.path(controller, name)
             if not os.path.exists(path):
                 warnings.append(_unsupported_warning(name))
                 continue
