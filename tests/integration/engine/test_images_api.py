@@ -27,10 +27,11 @@ from tests.registry_fixtures import (
     auth_registry_fixture,
     needs_registry,
     registry_fixture,
+    token_registry_fixture,
 )
 
 __all__ = ["auth_registry_fixture", "busybox_layer_tar", "coved_fixture", "engine_fixture",
-           "registry_fixture"]
+           "registry_fixture", "token_registry_fixture"]
 
 
 def _ok(proc: Any) -> str:
@@ -396,6 +397,31 @@ def test_login_push_pull_with_htpasswd(engine: Engine, auth_registry: Registry,
     assert status == 404 and "may require 'docker login'" in body["message"]
     _ok(engine.docker("pull", name, timeout=120))
     assert engine.request("GET", f"/images/{name}/json")[0] == 200
+
+
+@needs_registry
+def test_bearer_token_registry_through_the_api(engine: Engine, token_registry: Registry,
+                                               scratch_tags: list[str]) -> None:
+    host = token_registry.host
+    user, password = next(iter(REGISTRY_USERS.items()))
+    status, body = engine.request("POST", "/auth", {"username": user, "password": password,
+                                                    "serveraddress": host})
+    assert status == 200 and body["Status"] == "Login Succeeded"
+    status, body = engine.request("POST", "/auth", {"username": user, "password": "nope",
+                                                    "serveraddress": host})
+    assert status == 401 and "bad credentials" in body["message"]
+    name = f"{host}/tok/bb:1"
+    scratch_tags.append(name)
+    assert engine.request("POST", f"/images/busybox/tag?repo={host}/tok/bb&tag=1")[0] == 201
+    auth = _auth_header(user, password, host)
+    status, raw = engine.request("POST", f"/images/{host}/tok/bb/push?tag=1",
+                                 headers={"X-Registry-Auth": auth}, timeout=120)
+    assert status == 200 and not any("error" in m for m in _lines(raw)), raw
+    assert engine.request("DELETE", f"/images/{name}")[0] == 200
+    status, body = _pull(engine, f"{host}/tok/bb", "1")
+    assert status == 404 and "may require 'docker login'" in body["message"]
+    status, raw = _pull(engine, f"{host}/tok/bb", "1", auth=auth)
+    assert status == 200 and _lines(raw)[-1]["status"].startswith("Status: Downloaded")
 
 
 def test_push_of_an_unknown_image_is_404(engine: Engine) -> None:
