@@ -782,6 +782,30 @@ def test_prune_dangling_and_by_label(engine: Engine, busybox_layer_tar: bytes,
     assert "Total reclaimed space" in out
 
 
+def test_list_filters_by_time(engine: Engine, scratch_tags: list[str]) -> None:
+    status, raw = engine.request("POST", "/images/create?fromSrc=-&repo=time/new:1",
+                                 _random_rootfs_tar(1024))
+    assert status == 200
+    scratch_tags.append("time/new:1")
+    new_id = _lines(raw)[0]["status"]
+    busybox_id = engine.request("GET", "/images/busybox/json")[1]["Id"]
+
+    def ids(filters: dict[str, list[str]]) -> list[str]:
+        q = urllib.parse.quote(json.dumps(filters))
+        status, items = engine.request("GET", f"/images/json?filters={q}")
+        assert status == 200, items
+        return [i["Id"] for i in items]
+
+    assert ids({"since": ["busybox"]}) == [new_id]
+    assert ids({"before": ["time/new:1"]}) == [busybox_id]
+    assert ids({"until": ["2026-06-01T00:00:00Z"]}) == [busybox_id]  # busybox: 2026-01-01
+    assert set(ids({"until": [str(int(time.time()) + 60)]})) == {new_id, busybox_id}
+    q = urllib.parse.quote(json.dumps({"since": ["nope:1"]}))
+    assert engine.request("GET", f"/images/json?filters={q}")[0] == 404
+    q = urllib.parse.quote(json.dumps({"until": ["not a time"]}))
+    assert engine.request("GET", f"/images/json?filters={q}")[0] == 400
+
+
 def test_image_events(engine: Engine, scratch_tags: list[str]) -> None:
     since = time.time()
     scratch_tags.append("events/x:1")
