@@ -188,6 +188,42 @@ def test_dockers_own_profile_as_seccomp_option(runtime: Runtime, tmp_path: Path,
     assert "UNSHARE_BLOCKED" in out.split(), out
 
 
+_LATENCY = Path("/dev/cpu_dma_latency")  # 10:259, readable (4 bytes), not a default device
+
+
+def _device_request(rootfs: Path, script: str) -> Any:
+    return _build(rootfs, {"Cmd": ["sh", "-c", script], "HostConfig": {
+        "Devices": [{"PathOnHost": str(_LATENCY), "PathInContainer": "/dev/lat",
+                     "CgroupPermissions": "r"}],
+        "Sysctls": {"kernel.shmmni": "1234", "net.ipv4.ip_unprivileged_port_start": "80"}}})
+
+
+@pytest.mark.skipif(not _LATENCY.exists(), reason="no /dev/cpu_dma_latency on this host")
+def test_devices_and_sysctls(runtime: Runtime, tmp_path: Path, rootfs: Path) -> None:
+    script = ("head -c 4 /dev/lat | wc -c; cat /proc/sys/kernel/shmmni; "
+              "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; "
+              "mknod /tmp/other c 1 11; head -c 4 /tmp/other 2>&1 | grep -c 'not permitted'")
+    built = _device_request(rootfs, script)
+    assert {"allow": True, "type": "c", "major": 10, "minor": 259, "access": "r"} in \
+        built.spec["linux"]["resources"]["devices"]
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code == 0, out
+    # The mapped node reads; the sysctls are set; a node the container makes itself for
+    # a device nobody allowed cannot be opened (the devices cgroup's "deny all").
+    assert out.split() == ["4", "1234", "80", "1"], out
+
+
+@pytest.mark.xfail(strict=True, reason="cove-runtime's create._with_device_defaults allows "
+                                       "rwm for every linux.devices node; runc does not, "
+                                       "and Docker's CgroupPermissions rely on that")
+@pytest.mark.skipif(not _LATENCY.exists(), reason="no /dev/cpu_dma_latency on this host")
+def test_read_only_device_cannot_be_written(runtime: Runtime, tmp_path: Path,
+                                            rootfs: Path) -> None:
+    built = _device_request(rootfs, "echo 0 > /dev/lat")
+    code, out = _run(runtime, tmp_path, built.spec)
+    assert code != 0 and "Operation not permitted" in out, out
+
+
 _TINI = Path("/usr/bin/tini-static")
 
 
