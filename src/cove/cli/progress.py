@@ -51,8 +51,6 @@ class ProgressRenderer:
         self._line_of: dict[str, int] = {}
         self._lines = 0
         self._rates: dict[tuple[str, str], _Rate] = {}
-        self.last_status = ""
-        self.aux: list[Any] = []
 
     def progress_text(self, ident: str, status: str, detail: dict[str, Any]) -> str:
         current = int(detail.get("current", 0) or 0)
@@ -84,8 +82,6 @@ class ProgressRenderer:
         if msg.get("error") or msg.get("errorDetail"):
             detail = msg.get("errorDetail") or {}
             raise StreamError(str(detail.get("message") or msg.get("error")))
-        if "aux" in msg:
-            self.aux.append(msg["aux"])
         stream = msg.get("stream")
         if isinstance(stream, str):
             self.out.write(stream)
@@ -101,7 +97,6 @@ class ProgressRenderer:
         if not self.tty:
             if has_progress:
                 return
-            self.last_status = status
             self.out.write(f"{ident}: {status}\n" if ident else f"{status}\n")
             self.out.flush()
             return
@@ -110,7 +105,6 @@ class ProgressRenderer:
             text += " " + self.progress_text(ident, status, detail)
         elif msg.get("progress"):
             text += " " + str(msg["progress"])
-        self.last_status = status
         if not ident:
             self.out.write(text + "\n")
             self._lines += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from cove.cli.errors import CliError, DaemonError
+from cove.cli.errors import CliError
 from cove.cli.flags import BOOL, Flag, FlagSet
 from cove.cli.transport import quote
 
@@ -257,13 +257,10 @@ def _copy_to(ctx: Context, src: str, container: str, dst: str, archive: bool,
         size = _write_tar(tmp, src, root, archive, follow)
         length = tmp.tell()
         tmp.seek(0)
-        try:
-            resp = ctx.client.request("PUT", put_path,
-                                      {"path": target, "noOverwriteDirNonDir": True},
-                                      body=_sized(tmp, length),
-                                      headers={"Content-Type": "application/x-tar"})
-        except DaemonError:
-            raise
+        resp = ctx.client.request("PUT", put_path,
+                                  {"path": target, "noOverwriteDirNonDir": True},
+                                  body=_sized(tmp, length),
+                                  headers={"Content-Type": "application/x-tar"})
         resp.read()
         resp.close()
     return size

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from cove.cli.context import Context
+    from cove.cli.progress import ProgressRenderer
     from cove.cli.transport import Response
 
 
@@ -65,7 +66,7 @@ def cmd_images(ctx: Context, argv: list[str]) -> int:
 
 # pull, push ----------------------------------------------------------------------------
 
-def _renderer(ctx: Context, out: TextIO) -> Any:
+def _renderer(out: TextIO) -> ProgressRenderer:
     import os
 
     from cove.cli.progress import ProgressRenderer
@@ -83,8 +84,8 @@ def _renderer(ctx: Context, out: TextIO) -> Any:
     return ProgressRenderer(out, is_tty, width)
 
 
-def _show_stream(ctx: Context, resp: Response, out: TextIO, quiet: bool) -> Any:
-    renderer = _renderer(ctx, out)
+def _show_stream(resp: Response, out: TextIO, quiet: bool) -> ProgressRenderer:
+    renderer = _renderer(out)
     try:
         for msg in resp.json_stream():
             if not isinstance(msg, dict):
@@ -112,7 +113,7 @@ def pull_image(ctx: Context, ref: str, platform: str | None, quiet: bool, out: T
     resp = ctx.client.request("POST", "/images/create",
                               {"fromImage": repo, "tag": tag or None, "platform": platform},
                               headers={"X-Registry-Auth": registry_auth_header(ref)})
-    _show_stream(ctx, resp, out, quiet)
+    _show_stream(resp, out, quiet)
 
 
 PULL = FlagSet("cove pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", [
@@ -160,7 +161,7 @@ def cmd_push(ctx: Context, argv: list[str]) -> int:
     query: dict[str, Any] = {"tag": tag or None, "platform": opts.str("platform") or None}
     resp = ctx.client.request("POST", _image_path(repo, "/push"), query,
                               headers={"X-Registry-Auth": registry_auth_header(ref)})
-    _show_stream(ctx, resp, ctx.stdout, opts.bool("quiet"))
+    _show_stream(resp, ctx.stdout, opts.bool("quiet"))
     if opts.bool("quiet"):
         ctx.out(f"{repo}:{tag}\n" if tag else f"{repo}\n")
     return 0
@@ -289,7 +290,7 @@ def cmd_load(ctx: Context, argv: list[str]) -> int:
         if source is not ctx.stdin:
             source.close()
     if resp.headers.get("content-type", "").startswith("application/json"):
-        _show_stream(ctx, resp, ctx.stdout, False)
+        _show_stream(resp, ctx.stdout, False)
     else:
         ctx.out(resp.read().decode("utf-8", "replace"))
         resp.close()
@@ -326,7 +327,7 @@ def cmd_import(ctx: Context, argv: list[str]) -> int:
     finally:
         if body is not None and body is not ctx.stdin:
             body.close()
-    renderer = _renderer(ctx, ctx.stdout)
+    renderer = _renderer(ctx.stdout)
     renderer.tty = False
     try:
         for msg in resp.json_stream():
