@@ -83,12 +83,18 @@ class _TarWriter:
         return data
 
     def tree(self, top: Located, top_name: str) -> Iterator[bytes]:
-        # Depth first, children in name order (Go's filepath.Walk order).
-        work: list[tuple[Located, str]] = [(top, top_name or "/")]
-        opened: list[Dir] = []
+        # Depth first, children in name order (Go's filepath.Walk order). A directory
+        # stays open while its children are pending (they are reached through its fd),
+        # and is closed by the marker pushed below them: open fds stay bounded by the
+        # depth of the tree, not its number of directories.
+        work: list[tuple[Located, str] | Dir] = [(top, top_name or "/")]
         try:
             while work:
-                obj, name = work.pop()
+                item = work.pop()
+                if isinstance(item, Dir):
+                    item.close()
+                    continue
+                obj, name = item
                 st = self._lstat(obj)
                 if st is None:
                     continue
@@ -103,15 +109,17 @@ class _TarWriter:
                     log.warning("archive of %s: %s; its contents left out", obj.path,
                                 e.strerror)
                     continue
-                opened.append(d)
-                children = sorted(os.listdir(d.fd))
-                for child in reversed(children):
+                work.append(d)
+                for child in sorted(os.listdir(d.fd), reverse=True):
                     cpath = d.child_path(child)
                     work.append((Located(d, child, cpath, self._view.mounts.get(cpath)),
                                  f"{name.rstrip('/')}/{child}"))
         finally:
-            for d in opened:
-                d.close()
+            # Stopped early (client gone, error): the open directories are exactly
+            # those whose markers are still on the stack.
+            for item in work:
+                if isinstance(item, Dir):
+                    item.close()
 
     @staticmethod
     def _lstat(obj: Located) -> os.stat_result | None:

@@ -13,6 +13,7 @@ import http.client
 import io
 import json
 import os
+import resource
 import shutil
 import socket
 import tarfile
@@ -522,3 +523,23 @@ def test_large_files_hard_links_and_overwrites(engine: Engine, workdir: Path) ->
     proc = engine.docker("cp", "cp14:/", str(out), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert not (out / "rootcopy").exists() and (out / "tmp" / "d").is_dir()
+
+
+def test_wide_trees_keep_few_directories_open(engine: Engine) -> None:
+    """A directory's fd is closed once its entries are out: with the daemon held to
+    256 open files, a tree of 600 directories still archives whole."""
+    create(engine, "cp15")
+    tar = make_tar(entry("w", tarfile.DIRTYPE, mode=0o755),
+                   *((entry(f"w/d{i:03}/f"), b"%d" % i) for i in range(600)))
+    assert put(engine, "cp15", "/tmp", tar)[0] == 200
+    assert engine.proc is not None
+    pid = engine.proc.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        status, data = get(engine, "cp15", "/tmp/w")
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    assert status == 200
+    names = set(members(data))
+    assert len(names) == 1 + 600 * 2 and "w/d599/f" in names
