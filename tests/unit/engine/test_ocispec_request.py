@@ -15,7 +15,8 @@ def test_full_body_parses() -> None:
         "Hostname": "h", "Domainname": "d", "User": "app", "Env": ["A=1"], "Cmd": "echo",
         "Entrypoint": ["/bin/sh", "-c"], "WorkingDir": "/w", "Labels": {"a": "b"},
         "StopSignal": "SIGINT", "StopTimeout": 5, "Tty": True, "OpenStdin": True,
-        "ExposedPorts": {"80/tcp": {}}, "Volumes": {"/data": {}},
+        "ExposedPorts": {"80/tcp": {}, "53": {}, "8000-8010/udp": {}},
+        "Volumes": {"/data": {}},
         "Healthcheck": {"Test": ["CMD", "true"], "Interval": 2_000_000},
         "HostConfig": {
             "Binds": ["/a:/b:ro"], "Memory": 1 << 30, "CapAdd": ["NET_ADMIN"],
@@ -27,12 +28,14 @@ def test_full_body_parses() -> None:
                         "TmpfsOptions": {"SizeBytes": 1024, "Mode": 0o700,
                                          "Options": [["exec"]]}}],
             "Init": None, "LogConfig": {"Type": "json-file", "Config": {}},
+            "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}], "53": None},
         },
-        "NetworkingConfig": {"EndpointsConfig": {}},
+        "NetworkingConfig": {"EndpointsConfig": {"bridge": {"Aliases": ["web"],
+                                                             "IPAMConfig": None}}},
     })
     assert req.config.cmd == ("echo",)
     assert req.config.entrypoint == ("/bin/sh", "-c")
-    assert req.config.exposed_ports == ("80/tcp",)
+    assert req.config.exposed_ports == ("80/tcp", "53", "8000-8010/udp")
     assert req.config.healthcheck is not None
     assert req.config.healthcheck.interval_ns == 2_000_000
     h = req.host_config
@@ -84,6 +87,16 @@ def test_full_body_parses() -> None:
     ({"HostConfig": {"Annotations": {"a": 1}}}, "invalid HostConfig.Annotations[a]: 1"),
     ({"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": 8080}]}}},
      "invalid HostConfig.PortBindings.80/tcp[0].HostPort: 8080"),
+    ({"ExposedPorts": {"http": {}}}, 'invalid ExposedPorts: "http" (invalid port '
+                                      "specification)"),
+    ({"ExposedPorts": {"70000/tcp": {}}}, "invalid port specification"),
+    ({"ExposedPorts": {"90-80": {}}}, "invalid port specification"),
+    ({"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "x"}]}}},
+     'invalid HostConfig.PortBindings.80/tcp[0].HostPort: "x"'),
+    ({"NetworkingConfig": {"EndpointsConfig": {"net": {"Aliases": "a"}}}},
+     "invalid NetworkingConfig.EndpointsConfig.net.Aliases"),
+    ({"NetworkingConfig": {"EndpointsConfig": {"net": {"IPAMConfig": {"IPv4Address": 1}}}}},
+     "invalid NetworkingConfig.EndpointsConfig.net.IPAMConfig.IPv4Address: 1"),
     ({"NetworkingConfig": {"EndpointsConfig": 3}},
      "invalid NetworkingConfig.EndpointsConfig: 3"),
 ])

@@ -8,6 +8,7 @@ each field on its own; rules across fields and against the host are checked by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from cove.engine.ocispec.policies import (
     healthcheck_from,
     restart_policy_from,
 )
+from cove.errors import InvalidArgument
 
 __all__ = ["ContainerConfig", "CreateRequest", "DeviceMapping", "HostConfig", "MountRequest",
            "Resources", "ThrottleDevice", "Ulimit", "WeightDevice", "parse_create_request"]
@@ -181,8 +183,36 @@ def parse_create_request(body: object) -> CreateRequest:
     config = _container_config(top)
     host = _host_config(top.sub("HostConfig"))
     networking = top.sub("NetworkingConfig")
-    networking.sub("EndpointsConfig")  # shape only: networks come in a later issue
+    _endpoints(networking.sub("EndpointsConfig"))  # shape only: networks come later
     return CreateRequest(config, host, dict(networking.obj))
+
+
+# "80", "80/tcp", "8000-8010/udp"; a host port is a number or a range, no protocol.
+_PORT = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(tcp|udp|sctp))?$")
+_HOST_PORT = re.compile(r"^\d{1,5}(?:-\d{1,5})?$")
+
+
+def _check_port(f: Fields, key: str, port: str) -> None:
+    m = _PORT.match(port)
+    if m is None or not 0 < int(m.group(1)) <= 65535 or (
+            m.group(2) is not None and not int(m.group(1)) <= int(m.group(2)) <= 65535):
+        raise InvalidArgument(f'invalid {f.name(key)}: "{port}" (invalid port '
+                              "specification)")
+
+
+def _endpoints(endpoints: Fields) -> None:
+    for name in endpoints.obj:
+        ep = endpoints.sub(name)
+        for key in ("NetworkID", "EndpointID", "Gateway", "IPAddress", "IPv6Gateway",
+                    "GlobalIPv6Address", "MacAddress"):
+            ep.text(key)
+        for key in ("Links", "Aliases", "DNSNames"):
+            ep.str_list(key)
+        ep.str_map("DriverOpts")
+        ipam = ep.sub("IPAMConfig")
+        ipam.text("IPv4Address")
+        ipam.text("IPv6Address")
+        ipam.str_list("LinkLocalIPs")
 
 
 def parse_container_config(obj: object, where: str = "") -> ContainerConfig:
@@ -195,7 +225,8 @@ def _container_config(f: Fields) -> ContainerConfig:
     cmd = f.str_list("Cmd", allow_string=True)
     entrypoint = f.str_list("Entrypoint", allow_string=True)
     health = f.opt_sub("Healthcheck")
-    f.key_set("ExposedPorts")
+    for port in f.key_set("ExposedPorts"):
+        _check_port(f, "ExposedPorts", port)
     return ContainerConfig(
         image=f.text("Image"),
         hostname=f.text("Hostname"),
@@ -232,9 +263,12 @@ def _host_config(f: Fields) -> HostConfig:
     f.sub("LogConfig").text("Type")
     ports = f.sub("PortBindings")
     for key in ports.obj:
+        _check_port(f, "PortBindings", key)
         for binding in ports.objects(key):
             binding.text("HostIp")
-            binding.text("HostPort")
+            host_port = binding.text("HostPort")
+            if host_port and not _HOST_PORT.match(host_port):
+                binding.fail("HostPort", host_port, "invalid port specification")
     f.str_list("VolumesFrom")
     _only_type_checked(f)
     device_requests = list(f.objects("DeviceRequests"))
