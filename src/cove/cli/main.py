@@ -107,8 +107,17 @@ def _load(target: tuple[str, str]) -> Command:
 def _setup_logging(level: str) -> None:
     import logging
 
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    numeric = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+               "warning": logging.WARNING, "error": logging.ERROR,
+               "fatal": logging.CRITICAL}.get(level.lower())
+    if numeric is None:
+        raise UsageError(f'Unable to parse logging level: {level}', "cove")
+    logging.basicConfig(level=numeric, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    if numeric <= logging.DEBUG:
+        from cove.cli import transport
+
+        transport.DEBUG = True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,7 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             return _usage_error(f"unknown flag: {name}", "cove")
     if log_level:
-        _setup_logging(log_level)
+        try:
+            _setup_logging(log_level)
+        except UsageError as e:
+            return _usage_error(e.message, "cove")
     if not args or args[0] == "help":
         sys.stdout.write(USAGE.format(commands="\n  ".join(sorted(COMMANDS))))
         return 0

@@ -13,6 +13,7 @@ import _socket
 
 from cove import fastjson
 from cove.cli.errors import CliError, ConnectError, DaemonError
+from cove.lazylog import get_logger
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ms
 if TYPE_CHECKING:
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 
     QueryValue = str | int | bool | None | list[str]
     Body = bytes | Iterable[bytes] | BinaryIO | None
+
+log = get_logger(__name__)
+
+# Set by ``cove -D``: even a disabled log call would import logging (milliseconds
+# on every command), so requests are logged only when someone asked for it.
+DEBUG = False
 
 API_VERSION = "1.47"
 DEFAULT_HOST = "unix:///run/cove/cove.sock"
@@ -287,6 +294,8 @@ class Client:
             head.append("Content-Length: 0")
         for name, value in (headers or {}).items():
             head.append(f"{name}: {value}")
+        if DEBUG:
+            log.debug("%s %s%s", method, target, " (upgrade)" if upgrade else "")
         conn = self.connect()
         try:
             conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode("utf-8"))
@@ -312,6 +321,8 @@ class Client:
         except BaseException:
             conn.close()
             raise
+        if DEBUG:
+            log.debug("-> %d %s", resp.status, resp.headers.get("content-type", ""))
         if check:
             resp.raise_for_status()
         return resp

@@ -760,3 +760,15 @@ def test_stats_streams_until_interrupted(daemon: FakeDaemon) -> None:
     # not a terminal: no screen clearing, one block per sample
     assert out.decode().splitlines()[:2] == ["web 50.00%", "web 50.00%"]
     assert daemon.find("GET", "/containers/json")[0].arg("all") is None
+
+
+def test_debug_logs_requests(daemon: FakeDaemon) -> None:
+    daemon.route("GET", "/containers/json", json_reply([]))
+    r = cove(daemon, "-D", "ps", "-q")
+    assert r.returncode == 0
+    assert b"DEBUG cove.cli.transport: GET /v1.47/containers/json" in r.stderr
+    assert b"-> 200" in r.stderr
+    r = cove(daemon, "ps", "-q")
+    assert r.stderr == b""
+    r = cove(daemon, "--log-level", "loud", "ps")
+    assert r.returncode == 125 and b"Unable to parse logging level: loud" in r.stderr
