@@ -260,6 +260,9 @@ def test_domainname_tty_and_sysctls(rootfs: Path) -> None:
     assert (built.spec["hostname"], built.spec["domainname"]) == ("web", "example.org")
     assert built.spec["process"]["terminal"] is True
     assert "TERM=xterm" in built.spec["process"]["env"]
+    sized = build(rootfs, {"ConsoleSize": [24, 80]}, Tty=True).spec["process"]
+    assert sized["consoleSize"] == {"height": 24, "width": 80}
+    assert "consoleSize" not in build(rootfs, {"ConsoleSize": [24, 80]}).spec["process"]
     assert built.spec["linux"]["sysctl"] == {"net.core.somaxconn": "1024"}
 
 

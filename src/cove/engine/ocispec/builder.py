@@ -265,6 +265,9 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
                             else security.no_new_privileges),
         "oomScoreAdj": h.oom_score_adj,
     }
+    height, width = h.console_size
+    if request.config.tty and height and width:
+        process["consoleSize"] = {"height": height, "width": width}
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
         "process": process,

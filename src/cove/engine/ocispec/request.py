@@ -163,6 +163,7 @@ class HostConfig:
     runtime: str = ""
     isolation: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)  # -> spec annotations
+    console_size: tuple[int, int] = (0, 0)  # (height, width) of the terminal (Tty)
     device_requests: int = 0  # how many (GPUs and such: none can be served yet)
     port_bindings: tuple[str, ...] = ()  # the "80/tcp" keys; networks come later
     publish_all_ports: bool = False
@@ -311,6 +312,7 @@ def _host_config(f: Fields) -> HostConfig:
         runtime=f.text("Runtime"),
         isolation=f.text("Isolation"),
         annotations=f.str_map("Annotations"),
+        console_size=_console_size(f),
         device_requests=len(device_requests),
         port_bindings=tuple(ports.obj),
         publish_all_ports=f.flag("PublishAllPorts"),
@@ -329,10 +331,18 @@ def _only_type_checked(f: Fields) -> None:
         f.text(key)
     f.str_map("StorageOpt")
     f.str_list("Capabilities")
+
+
+def _console_size(f: Fields) -> tuple[int, int]:
     console = f.items("ConsoleSize")
-    if console and (len(console) != 2 or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in console)):
-        f.fail("ConsoleSize", console, "must be [height, width], two integers >= 0")
+    if not console:
+        return (0, 0)
+    height, width = [*console, None, None][:2]
+    if (len(console) != 2 or not isinstance(height, int) or not isinstance(width, int)
+            or isinstance(height, bool) or isinstance(width, bool)
+            or not 0 <= height <= 0xFFFF or not 0 <= width <= 0xFFFF):
+        f.fail("ConsoleSize", console, "must be [height, width], two integers 0-65535")
+    return (height, width)
 
 
 def _resources(f: Fields) -> Resources:
