@@ -68,7 +68,18 @@ def _check_path(path: str | None) -> str:
 
 
 def locate(view: ContainerView, path: str) -> Located:
-    return view.locate(path, follow_final=_follows_last(path), shown=path)
+    obj = view.locate(path, follow_final=_follows_last(path), shown=path)
+    if path.endswith("/") or path.endswith("/."):
+        # "file/" names a directory that is not there (ENOTDIR, as lstat says).
+        try:
+            is_dir = stat.S_ISDIR(obj.lstat().st_mode)
+        except BaseException:
+            obj.close()
+            raise
+        if not is_dir:
+            obj.close()
+            raise NotADirectory(f"{path}: not a directory")
+    return obj
 
 
 def stat_path(view: ContainerView, path: str) -> PathStat:

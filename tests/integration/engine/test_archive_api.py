@@ -382,10 +382,10 @@ def test_container_symlink_to_host_paths_stays_inside(engine: Engine, canary: Ca
         proc = engine.docker("cp", str(f), f"evil1:/{link}/x-{link}")
         assert proc.returncode == 0, proc.stderr
         assert read_file(engine, "evil1", f"{target}/x-{link}") == b"payload\n"
-    proc = engine.docker("cp", str(f), "evil1:/evilroot/x")
+    # a link to / is the container's /: the copy lands in its copy of the canary path
+    proc = engine.docker("cp", str(f), f"evil1:/evilroot{target}/x-root")
     assert proc.returncode == 0, proc.stderr
-    assert read_file(engine, "evil1", "/x") == b"payload\n"
-    assert not Path("/x").exists() or Path("/x").read_bytes() != b"payload\n"
+    assert read_file(engine, "evil1", f"{target}/x-root") == b"payload\n"
     # reading through the links reads the container's files
     status, data = get(engine, "evil1", "/evil/")
     assert status == 200
@@ -462,6 +462,9 @@ def test_bad_requests(engine: Engine) -> None:
     assert status == 404 and st is None
     status, st = path_stat(engine, "cp12", "/tmp/.")
     assert status == 200 and st is not None and st["name"] == "."
+    status, body = get(engine, "cp12", "/etc/passwd/")
+    assert status == 400 and "not a directory" in body["message"], body
+    assert path_stat(engine, "cp12", "/etc/passwd/.")[0] == 400
     # the daemon is still fine
     assert engine.request("GET", "/_ping")[0] == 200
 
