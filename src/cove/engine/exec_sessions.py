@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -52,6 +53,8 @@ class ExecSession:
         self.pid = 0
         self.ended_at: float | None = None
         self.master = -1  # the pty master while a tty session runs (for resize)
+        # A resize that came before the pty existed, applied when it does.
+        self.pending_size: tuple[int, int] | None = None
         self.lock = threading.Lock()
         self.done = threading.Event()
 
@@ -84,6 +87,9 @@ class ExecManager:
         self.events = events
         self.workdir = workdir
         os.makedirs(workdir, mode=0o700, exist_ok=True)
+        # Sessions do not survive a daemon restart: their work dirs are leftovers.
+        for name in os.listdir(workdir):
+            shutil.rmtree(os.path.join(workdir, name), ignore_errors=True)
         self._lock = threading.Lock()
         self._sessions: dict[str, ExecSession] = {}
 
@@ -105,8 +111,10 @@ class ExecManager:
         return session
 
     def ids_for(self, container_id: str) -> list[str]:
+        """The container's ExecIDs as Docker lists them: sessions not yet ended."""
         with self._lock:
-            return [s.id for s in self._sessions.values() if s.container_id == container_id]
+            return [s.id for s in self._sessions.values()
+                    if s.container_id == container_id and s.exit_code is None]
 
     def _running_container(self, ref: str) -> Container:
         c = self.containers.get(ref)
@@ -178,6 +186,16 @@ class ExecManager:
     def mark_started(self, session: ExecSession, proc: ExecProcess) -> None:
         session.pid = proc.pid()
 
+    def attach_master(self, session: ExecSession, master: int) -> None:
+        """The session's pty is known: resizes reach it from now on."""
+        from cove.engine.exec_stream import set_window
+        with session.lock:
+            session.master = master
+            size, session.pending_size = session.pending_size, None
+        if size is not None:
+            with contextlib.suppress(OSError):
+                set_window(master, *size)
+
     def finish(self, session: ExecSession, exit_code: int,
                proc: ExecProcess | None = None) -> None:
         with session.lock:
@@ -201,11 +219,11 @@ class ExecManager:
         if spec.tty:
             master = proc.receive_console()
             if master >= 0:
-                session.master = master
                 if spec.console_size is not None:
                     from cove.engine.exec_stream import set_window
                     with contextlib.suppress(OSError):
                         set_window(master, *spec.console_size)
+                self.attach_master(session, master)
         if not proc.wait_started():
             proc.popen.wait()
             err = proc.failure()
@@ -235,10 +253,12 @@ class ExecManager:
             raise InvalidArgument(f"exec {exec_id} has no tty to resize")
         with session.lock:
             master = session.master
-            if master >= 0:
-                from cove.engine.exec_stream import set_window
-                with contextlib.suppress(OSError):
-                    set_window(master, height, width)
+            if master < 0:
+                session.pending_size = (height, width)
+                return
+            from cove.engine.exec_stream import set_window
+            with contextlib.suppress(OSError):
+                set_window(master, height, width)
 
     # -- for health checks -----------------------------------------------------------------
 

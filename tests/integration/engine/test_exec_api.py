@@ -106,9 +106,9 @@ def test_exec_api_multiplexed_output_and_exit_code(engine: Engine, sleeper: str)
     status, info = engine.request("GET", f"/exec/{eid}/json")
     assert info["ExitCode"] == 3 and info["Running"] is False
     assert info["Pid"] > 0
-    # The container lists its exec ids.
+    # An ended exec is no longer among the container's ExecIDs (Docker's).
     status, cinfo = engine.request("GET", f"/containers/{sleeper}/json")
-    assert eid in cinfo["ExecIDs"]
+    assert eid not in (cinfo["ExecIDs"] or [])
     # An exec runs once.
     status, body = engine.request("POST", f"/exec/{eid}/start", {"Detach": True})
     assert status == 409, body
@@ -223,6 +223,7 @@ def test_exec_detached_runs_and_records_exit(engine: Engine, sleeper: str) -> No
     assert status == 200, body
     info = engine.request("GET", f"/exec/{eid}/json")[1]
     assert info["Running"] is True and info["Pid"] > 0
+    assert eid in engine.request("GET", f"/containers/{sleeper}/json")[1]["ExecIDs"]
     deadline = time.monotonic() + 10
     while engine.request("GET", f"/exec/{eid}/json")[1]["Running"]:
         assert time.monotonic() < deadline
@@ -323,3 +324,95 @@ def test_exec_work_dirs_are_cleaned(engine: Engine, sleeper: str) -> None:
     eid = _create_exec(engine, sleeper, Cmd=["true"], AttachStdout=True)
     _start_hijacked(engine, eid, {})
     assert os.listdir(engine.exec_root / "execs") == []
+
+
+def test_exec_client_gone_lets_the_process_finish(engine: Engine, sleeper: str) -> None:
+    eid = _create_exec(engine, sleeper, Cmd=["sh", "-c", "sleep 0.5; echo late; "
+                                             "touch /tmp/finished"],
+                       AttachStdout=True, AttachStderr=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(engine.socket)
+    sock.sendall(b"POST /exec/%s/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                 b"Upgrade: tcp\r\nContent-Length: 2\r\n\r\n{}" % eid.encode())
+    time.sleep(0.2)
+    sock.close()
+    deadline = time.monotonic() + 10
+    while engine.request("GET", f"/exec/{eid}/json")[1]["Running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert engine.request("GET", f"/exec/{eid}/json")[1]["ExitCode"] == 0
+    assert engine.docker("exec", "exec-target", "test", "-f", "/tmp/finished").returncode == 0
+
+
+def test_exec_background_child_does_not_hold_the_stream(engine: Engine,
+                                                        sleeper: str) -> None:
+    started = time.monotonic()
+    r = engine.docker("exec", "exec-target", "sh", "-c", "sleep 30 & echo bg")
+    assert r.returncode == 0, r
+    assert r.stdout == b"bg\n"
+    assert time.monotonic() - started < 10
+
+
+def test_exec_killed_by_signal_and_container_exit(engine: Engine) -> None:
+    cid = _run(engine, ["sleep", "600"])
+    eid = _create_exec(engine, cid, Cmd=["sh", "-c", "kill -9 $$"], AttachStdout=True)
+    _start_hijacked(engine, eid, {})
+    assert engine.request("GET", f"/exec/{eid}/json")[1]["ExitCode"] == 137
+    # An exec whose container is killed ends with it.
+    eid = _create_exec(engine, cid, Cmd=["sleep", "600"])
+    assert engine.request("POST", f"/exec/{eid}/start", {"Detach": True})[0] == 200
+    engine.request("POST", f"/containers/{cid}/kill")
+    deadline = time.monotonic() + 10
+    while engine.request("GET", f"/exec/{eid}/json")[1]["Running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert engine.request("GET", f"/exec/{eid}/json")[1]["ExitCode"] == 137
+
+
+def test_concurrent_execs(client: docker.DockerClient, sleeper: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    container = client.containers.get(sleeper)
+
+    def one(i: int) -> tuple[int, bytes]:
+        r = container.exec_run(["sh", "-c", f"echo {i}; exit {i % 5}"])
+        return r.exit_code, r.output
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(16)))
+    assert results == [(i % 5, f"{i}\n".encode()) for i in range(16)]
+
+
+def test_exec_start_twice_while_running(engine: Engine, sleeper: str) -> None:
+    eid = _create_exec(engine, sleeper, Cmd=["sleep", "2"])
+    assert engine.request("POST", f"/exec/{eid}/start", {"Detach": True})[0] == 200
+    status, body = engine.request("POST", f"/exec/{eid}/start", {"Detach": True})
+    assert status == 409
+    assert body["message"] == f"Error: Exec command {eid} is already running"
+
+
+def test_docker_cli_exec_tty_detach_keys(engine: Engine, sleeper: str) -> None:
+    # ctrl-p ctrl-q typed on the terminal detaches the client; the process runs on.
+    cmd = f"{DOCKER} exec -it exec-target sh -c 'sleep 3; touch /tmp/after-detach'"
+    started = time.monotonic()
+    proc = subprocess.Popen(["script", "-qec", cmd, "/dev/null"], env=engine.env(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+        assert proc.stdin is not None
+        proc.stdin.write(b"\x10\x11")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert time.monotonic() - started < 2.9, (out, err)
+    assert b"read escape sequence" in out + err
+    assert engine.docker("exec", "exec-target", "test", "-f",
+                         "/tmp/after-detach").returncode != 0
+    deadline = time.monotonic() + 10
+    while engine.docker("exec", "exec-target", "test", "-f",
+                        "/tmp/after-detach").returncode != 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

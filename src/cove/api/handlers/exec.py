@@ -108,11 +108,17 @@ def _run_attached(manager: ExecManager, session: ExecSession, c: Any,
     except ExecStartError as e:
         client.send(_as_output(failure_text(e), spec.tty))
         return
+    except Exception as e:
+        # launch() has finished the session; the client gets the reason in its stream.
+        log.exception("exec %s could not start", session.id[:12])
+        client.send(_as_output(f"cannot start the exec process: {e}\r\n".encode(),
+                               spec.tty))
+        return
     code = 126
     try:
         if spec.tty:
             def on_master(master: int) -> None:
-                session.master = master
+                manager.attach_master(session, master)
                 manager.mark_started(session, proc)
 
             code = relay_tty(proc, client, spec.attach_stdin,
