@@ -546,3 +546,23 @@ def test_wide_trees_keep_few_directories_open(engine: Engine) -> None:
     assert status == 200
     names = set(members(data))
     assert len(names) == 1 + 600 * 2 and "w/d599/f" in names
+
+
+def test_running_container_sees_what_cp_wrote_and_back(engine: Engine, workdir: Path) -> None:
+    create(engine, "cp16")
+    probe = engine.docker("exec", "cp16", "true")
+    if probe.returncode != 0:
+        pytest.skip(f"docker exec unavailable here: {probe.stderr.decode().strip()}")
+    src = workdir / "in.txt"
+    src.write_text("into the running container\n")
+    assert engine.docker("cp", str(src), "cp16:/tmp/in.txt").returncode == 0
+    proc = engine.docker("exec", "cp16", "cat", "/tmp/in.txt")
+    assert proc.returncode == 0 and proc.stdout == b"into the running container\n"
+    proc = engine.docker("exec", "cp16", "stat", "-c", "%u:%g", "/tmp/in.txt")
+    assert proc.stdout.strip() == b"0:0"
+    # written by the container (its rootfs and its /etc/hosts bind), read by cp
+    assert engine.docker("exec", "cp16", "sh", "-c",
+                         "echo made inside > /tmp/out.txt; echo 10.9.9.9 extra >> /etc/hosts"
+                         ).returncode == 0
+    assert read_file(engine, "cp16", "/tmp/out.txt") == b"made inside\n"
+    assert read_file(engine, "cp16", "/etc/hosts").endswith(b"10.9.9.9 extra\n")
