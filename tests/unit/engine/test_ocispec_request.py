@@ -122,3 +122,14 @@ def test_image_config() -> None:
     assert parse_image_config(None).env == ()
     with pytest.raises(InvalidArgument, match=r"invalid image config\.Env"):
         parse_image_config({"Env": "x"})
+
+
+def test_stored_config_round_trip() -> None:
+    # The daemon keeps the merged Config in its record and parses it again at start.
+    from cove.engine.ocispec import parse_container_config
+
+    config = parse_container_config({"Cmd": ["sh"], "Entrypoint": None, "Env": ["A=1"],
+                                     "Hostname": "abc", "Labels": {}}, "record.Config")
+    assert (config.cmd, config.entrypoint, config.env) == (("sh",), None, ("A=1",))
+    with pytest.raises(InvalidArgument, match=r"invalid record\.Config\.Env"):
+        parse_container_config({"Env": 1}, "record.Config")
