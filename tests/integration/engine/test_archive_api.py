@@ -264,6 +264,11 @@ def test_symlinks_are_archived_as_links_unless_followed(engine: Engine,
     proc = engine.docker("cp", "cp5:/tmp/link", str(workdir / "l"))
     assert proc.returncode == 0, proc.stderr
     assert os.readlink(workdir / "l") == "/etc"
+    # a destination that is a link to a directory: the CLI follows its linkTarget
+    (workdir / "into").write_text("through the link\n")
+    proc = engine.docker("cp", str(workdir / "into"), "cp5:/tmp/link")
+    assert proc.returncode == 0, proc.stderr
+    assert read_file(engine, "cp5", "/etc/into") == b"through the link\n"
 
 
 # --------------------------------------------------------------------------- SDK
@@ -334,6 +339,23 @@ def test_ownership_and_no_overwrite(engine: Engine) -> None:
     status, body = put(engine, "cp9", "/", clash, noOverwriteDirNonDir="true")
     assert status == 400 and "cannot overwrite directory" in body["message"]
     assert read_file(engine, "cp9", "/etc/passwd").startswith(b"root:")
+    clash = make_tar(entry("own", tarfile.DIRTYPE, mode=0o755))
+    status, body = put(engine, "cp9", "/tmp", clash, noOverwriteDirNonDir="1")
+    assert status == 400 and "cannot overwrite non-directory" in body["message"]
+    # without the flag the directory replaces the file, as Docker does
+    assert put(engine, "cp9", "/tmp", clash)[0] == 200
+    status, data = get(engine, "cp9", "/tmp/own")
+    assert status == 200 and members(data)["own"].isdir()
+
+
+def test_compressed_uploads_are_accepted(engine: Engine) -> None:
+    import gzip
+    create(engine, "cp17")
+    data = gzip.compress(make_tar((entry("z"), b"from a gzip stream\n")))
+    assert put(engine, "cp17", "/tmp", data)[0] == 200
+    assert read_file(engine, "cp17", "/tmp/z") == b"from a gzip stream\n"
+    # an empty body is an empty archive (Go's tar reader sees EOF at once)
+    assert put(engine, "cp17", "/tmp", b"")[0] == 200
 
 
 def test_read_only_rootfs_is_refused(engine: Engine) -> None:
