@@ -80,6 +80,9 @@ def test_compiles_for_every_cap_set() -> None:
     ("personality", (0x0040000,), eperm()),  # READ_IMPLIES_EXEC
     ("socket", (2,), ALLOW),  # AF_INET
     ("socket", (40,), eperm(errno.EAFNOSUPPORT)),  # AF_VSOCK
+    ("socket", (38,), eperm(errno.EAFNOSUPPORT)),  # AF_ALG
+    ("socket", (39,), ALLOW),
+    ("socket", (41,), ALLOW),
     ("socket", (0xFFFFFFFF_00000028,), eperm(errno.EAFNOSUPPORT)),  # the kernel sees 40
     ("tuxcall", (), eperm(errno.ENOSYS)),  # named nowhere: "not implemented"
 ])

@@ -105,9 +105,10 @@ def _argument_rule(rule: Mapping[str, Any], name: str,
         return [*out, refuse]
     if "denyWhenMasked" in rule:
         cond = rule["denyWhenMasked"]
-        arg = {"index": cond["index"], "value": cond["mask"], "valueTwo": cond["equals"],
-               "op": "SCMP_CMP_MASKED_EQ"}
-        return [{**refuse, "args": [arg]}, {"names": [name], "action": "SCMP_ACT_ALLOW"}]
+        refusals = [{**refuse, "args": [{"index": cond["index"], "value": cond["mask"],
+                                         "valueTwo": v, "op": "SCMP_CMP_MASKED_EQ"}]}
+                    for v in cond["values"]]
+        return [*refusals, {"names": [name], "action": "SCMP_ACT_ALLOW"}]
     return [refuse]
 
 
