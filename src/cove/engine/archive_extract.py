@@ -135,8 +135,8 @@ class Extractor:
     def _clean(self, name: str, what: str) -> str:
         if "\x00" in name:
             raise UnsafeArchiveEntry(f"tar entry {name!r}: NUL byte in its {what}")
-        rel = posixpath.normpath(name).lstrip("/") if name.strip("/") else "."
-        rel = posixpath.normpath(rel) if rel else "."
+        # Cleaned first, as Docker does: "/../x" is "/x", i.e. "x" of the destination.
+        rel = posixpath.normpath(name).lstrip("/") or "."
         if rel == ".." or rel.startswith("../"):
             raise UnsafeArchiveEntry(f"tar entry {name!r}: {what} is outside of {self.shown!r}")
         return "" if rel == "." else rel

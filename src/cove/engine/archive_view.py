@@ -7,7 +7,9 @@ the container's own mount namespace. Rather than entering that namespace (which
 needs a running container and a forked helper in a threaded daemon), this module
 replays the binds of the OCI spec: the walk goes through the rootfs with directory
 file descriptors, and a path that is a bind's destination continues in the bind's
-host source. So one code path serves every container state.
+host source. So one code path serves every container state. Mounts that are not
+binds (tmpfs such as /dev/shm, proc, sysfs) have no host path and are not seen:
+cp reaches the rootfs directory under them, as Docker's cp does.
 
 Every component is resolved by hand, the securejoin way (cove.runtime.securejoin):
 a symlink's absolute target restarts at the container's root, ``..`` never climbs
