@@ -52,7 +52,8 @@ class ContainerCgroup:
     def write(self, controller: str, name: str, value: str) -> None:
         """Write ``value``; OSError (with the path) as the kernel refuses it."""
         path = self.path(controller, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        # O_TRUNC as runc: meaningless on cgroupfs, right on a plain file (tests).
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
         try:
             os.write(fd, value.encode())
         except OSError as e:

@@ -107,8 +107,10 @@ def _pump_stdin(client: ClientSide, write: Callable[[bytes], None], close: Calla
             if detached:
                 client.hang_up()
                 return
-    except OSError:
-        with contextlib.suppress(OSError):
+    except (OSError, ValueError):
+        # The process or the client went away (ValueError: the connection was closed
+        # under the reader): either way stdin is over.
+        with contextlib.suppress(OSError, ValueError):
             close()
 
 

@@ -316,3 +316,112 @@ def test_port_shows_the_bindings_of_a_running_container(engine: Engine) -> None:
         "NetworkMode": "none", "PortBindings": {"80/tcp": [{"HostPort": "8081"}]}})
     assert engine.request("GET", f"/containers/{cid}/port") == (200, {})
     assert engine.request("GET", "/containers/nope/port")[0] == 404
+
+
+# -- pure code, both cgroup versions (no daemon) ---------------------------------------------
+
+class _Host:
+    def __init__(self, v2: bool) -> None:
+        self.v2 = v2
+
+
+def test_parse_ps_output_keeps_spaces_in_the_command() -> None:
+    from cove.engine.top import parse_ps_output, validate_ps_args
+
+    out = ("UID  PID  PPID CMD\n"
+           "root 10   1    sh -c sleep 1 & wait\n"
+           "root 11   10   sleep 1\n"
+           "root 99   1    other\n")
+    top = parse_ps_output(out, {10, 11})
+    assert top["Titles"] == ["UID", "PID", "PPID", "CMD"]
+    assert top["Processes"] == [["root", "10", "1", "sh -c sleep 1 & wait"],
+                                ["root", "11", "10", "sleep 1"]]
+    validate_ps_args("-o pid=PID,args")
+    with pytest.raises(Exception, match="is not allowed"):
+        validate_ps_args("-o user=PID")
+
+
+def test_v2_stats_are_read_from_unified_files(tmp_path: Path) -> None:
+    from cove.engine.container_cgroup import ContainerCgroup
+    from cove.engine.stats import StatsReader
+
+    files = {"cpu.stat": "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n"
+                         "nr_periods 4\nnr_throttled 1\nthrottled_usec 20\n",
+             "memory.current": "4096\n", "memory.max": "8192\n",
+             "memory.stat": "anon 100\ninactive_file 50\n",
+             "pids.current": "3\n", "pids.max": "max\n",
+             "io.stat": "8:0 rbytes=10 wbytes=20 rios=1 wios=2\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    s = StatsReader(_Host(True)).sample(ContainerCgroup(str(tmp_path), {}), 0)  # type: ignore[arg-type]
+    assert s["cpu_stats"]["cpu_usage"] == {"total_usage": 1_500_000,
+                                           "usage_in_kernelmode": 500_000,
+                                           "usage_in_usermode": 1_000_000}
+    assert s["cpu_stats"]["throttling_data"] == {"periods": 4, "throttled_periods": 1,
+                                                 "throttled_time": 20_000}
+    assert s["memory_stats"] == {"usage": 4096, "limit": 8192,
+                                 "stats": {"anon": 100, "inactive_file": 50}}
+    assert s["pids_stats"] == {"current": 3}
+    assert s["blkio_stats"]["io_service_bytes_recursive"] == [
+        {"major": 8, "minor": 0, "op": "read", "value": 10},
+        {"major": 8, "minor": 0, "op": "write", "value": 20}]
+    assert "networks" not in s
+
+
+def test_v2_update_writes_unified_files(tmp_path: Path) -> None:
+    from cove.engine.cgroup_update import CgroupWriter
+    from cove.engine.container_cgroup import ContainerCgroup
+
+    for name in ("memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpu.max",
+                 "pids.max", "cpuset.cpus", "io.weight"):
+        (tmp_path / name).write_text("max\n")
+    merged = {"Memory": 64 * MiB, "MemorySwap": 96 * MiB, "MemoryReservation": 32 * MiB,
+              "CpuShares": 1024, "NanoCpus": 1_500_000_000, "PidsLimit": 9,
+              "CpusetCpus": "0", "BlkioWeight": 10}
+    cg = ContainerCgroup(str(tmp_path), {})
+    warnings = CgroupWriter(_Host(True)).apply(cg, merged, {}, set(merged), "c1")  # type: ignore[arg-type]
+    assert warnings == []
+    read = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert read == {"memory.max": str(64 * MiB), "memory.swap.max": str(32 * MiB),
+                    "memory.low": str(32 * MiB), "cpu.weight": "100",
+                    "cpu.max": "150000 100000", "pids.max": "9", "cpuset.cpus": "0",
+                    "io.weight": "default 1"}
+
+
+def test_v1_update_missing_files_are_warnings(tmp_path: Path) -> None:
+    from cove.engine.cgroup_update import CgroupWriter
+    from cove.engine.container_cgroup import ContainerCgroup
+
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "blkio").mkdir()
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    cg = ContainerCgroup(None, {"memory": str(tmp_path / "memory"),
+                                "blkio": str(tmp_path / "blkio")})
+    merged = {"Memory": 64 * MiB, "MemorySwap": 128 * MiB, "BlkioWeight": 300}
+    warnings = CgroupWriter(_Host(False)).apply(  # type: ignore[arg-type]
+        cg, merged, {}, {"Memory", "MemorySwap", "BlkioWeight"}, "c1")
+    assert (tmp_path / "memory" / "memory.limit_in_bytes").read_text() == str(64 * MiB)
+    assert any("swap limit" in w for w in warnings)
+    assert any("Block I/O weight" in w for w in warnings)
+
+
+def test_plan_update_rules() -> None:
+    from cove.engine.cgroup_update import plan_update
+    from cove.errors import Conflict, InvalidArgument
+
+    plan = plan_update({"Memory": 64 * MiB, "MemorySwap": -1, "PidsLimit": 0}, {})
+    assert plan.changes == {"Memory": 64 * MiB, "MemorySwap": -1, "PidsLimit": 0}
+    # Within the swap already set: no new swap needed.
+    assert plan_update({"Memory": 32 * MiB}, {"MemorySwap": 64 * MiB}).changes == \
+        {"Memory": 32 * MiB}
+    assert plan_update({"Memory": 99 * MiB}, {"MemorySwap": -1}).changes == \
+        {"Memory": 99 * MiB}
+    with pytest.raises(Conflict):
+        plan_update({"CpuQuota": 50000}, {"NanoCpus": 10**9})
+    with pytest.raises(InvalidArgument, match="You should always set the Memory limit"):
+        plan_update({"MemorySwap": 64 * MiB}, {})
+    with pytest.raises(InvalidArgument, match="Requested memory nodes are not available"):
+        plan_update({"CpusetMems": "3"}, {}, ("0-1", "0"))
+    with pytest.raises(Conflict, match="AutoRemove"):
+        plan_update({"RestartPolicy": {"Name": "always"}}, {"AutoRemove": True})
+    assert plan_update({}, {}).changes == {}

@@ -182,3 +182,34 @@ def test_sdk_healthcheck(engine: Engine) -> None:
         assert container.health == "unhealthy"
     finally:
         client.close()
+
+
+# -- pure parsing (no daemon) ---------------------------------------------------------------
+
+def test_parse_healthcheck_defaults_and_forms() -> None:
+    from cove.engine.health import parse_healthcheck
+
+    cfg = parse_healthcheck({"Test": ["CMD-SHELL", "curl -f x || exit 1"]})
+    assert cfg is not None
+    assert cfg.argv == ["/bin/sh", "-c", "curl -f x || exit 1"]
+    assert (cfg.interval, cfg.timeout, cfg.start_period, cfg.retries) == (30.0, 30.0, 0.0, 3)
+    assert cfg.start_interval == 5.0
+    cfg = parse_healthcheck({"Test": ["CMD", "true", "x"], "Interval": 2 * 10**9,
+                             "Timeout": 500 * MS, "Retries": 7, "StartPeriod": 10**9})
+    assert cfg is not None and cfg.argv == ["true", "x"]
+    assert (cfg.interval, cfg.timeout, cfg.start_period, cfg.retries) == (2.0, 0.5, 1.0, 7)
+    for none in (None, {}, {"Test": []}, {"Test": ["NONE"]}, {"Test": ["CMD"]},
+                 {"Test": ["BOGUS", "x"]}, {"Test": [1]}):
+        assert parse_healthcheck(none) is None, none  # type: ignore[arg-type]
+    # Bad numbers fall back to the defaults rather than spinning or crashing.
+    cfg = parse_healthcheck({"Test": ["CMD", "true"], "Interval": -5, "Retries": True})
+    assert cfg is not None and cfg.interval == 30.0 and cfg.retries == 3
+
+
+def test_timeout_text_is_gos_duration() -> None:
+    from cove.engine.health import _duration_text
+
+    assert _duration_text(30.0) == "30s"
+    assert _duration_text(0.3) == "300ms"
+    assert _duration_text(90.0) == "1m30s"
+    assert _duration_text(1.5) == "1.5s"
