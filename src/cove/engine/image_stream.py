@@ -14,6 +14,7 @@ and nothing half-made stays named.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -134,32 +135,30 @@ def piped(write: Callable[[BinaryIO], None], *, name: str) -> Iterator[bytes]:
 
     The pipe gives back-pressure (a slow client slows the writer, nothing piles up
     in memory); closing the iterator closes the read end, so the writer fails
-    with EPIPE and its thread ends.
+    with EPIPE and its thread ends.  Nothing is made before the first chunk is
+    asked for: a response that is never sent leaves no pipe or thread behind.
     """
-    read_fd, write_fd = os.pipe()
-    reader = os.fdopen(read_fd, "rb", buffering=0)
-    writer = os.fdopen(write_fd, "wb")
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            write(writer)
-        except BrokenPipeError:
-            log.info("%s: the client went away", name)
-        except BaseException as e:
-            log.exception("%s failed", name)
-            failure.append(e)
-        finally:
-            try:
-                writer.close()
-            except BrokenPipeError:
-                pass
-
-    thread = threading.Thread(target=run, name=name, daemon=True)
-    thread.start()
-
     def chunks() -> Iterator[bytes]:
+        read_fd, write_fd = os.pipe()
+        reader = os.fdopen(read_fd, "rb", buffering=0)
+        writer = os.fdopen(write_fd, "wb")
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                write(writer)
+            except BrokenPipeError:
+                log.info("%s: the client went away", name)
+            except BaseException as e:
+                log.exception("%s failed", name)
+                failure.append(e)
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    writer.close()
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
         try:
+            thread.start()
             while data := reader.read(PIPE_CHUNK):
                 yield data
             thread.join()
@@ -168,6 +167,8 @@ def piped(write: Callable[[BinaryIO], None], *, name: str) -> Iterator[bytes]:
                 raise failure[0]
         finally:
             reader.close()
+            if thread.ident is None:  # never started: the write end is still ours
+                writer.close()
 
     return chunks()
 

@@ -150,7 +150,7 @@ def test_commit_of_a_running_container_pauses_it_only_meanwhile(
     _, state = engine.request("GET", f"/containers/{cid}/json")
     assert state["State"]["Status"] == "running"
     q = urllib.parse.quote(json.dumps({"container": [cid]}))
-    _, raw = engine.request("GET", f"/events?since={since:.3f}&until={time.time():.3f}"
+    _, raw = engine.request("GET", f"/events?since={since:.3f}&until={time.time() + 1:.3f}"
                             f"&filters={q}")
     lines = [raw] if isinstance(raw, dict) else \
         [json.loads(line) for line in raw.splitlines() if line.strip()]

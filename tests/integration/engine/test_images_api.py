@@ -813,7 +813,7 @@ def test_image_events(engine: Engine, scratch_tags: list[str]) -> None:
     assert engine.request("GET", "/images/events/x:1/get")[0] == 200
     assert engine.request("DELETE", "/images/events/x:1")[0] == 200
     q = urllib.parse.quote(json.dumps({"type": ["image"]}))
-    status, raw = engine.request("GET", f"/events?since={since:.3f}&until={time.time():.3f}"
+    status, raw = engine.request("GET", f"/events?since={since:.3f}&until={time.time() + 1:.3f}"
                                  f"&filters={q}")
     assert status == 200
     events = _lines(raw)
@@ -821,3 +821,35 @@ def test_image_events(engine: Engine, scratch_tags: list[str]) -> None:
     assert ("tag", "events/x:1") in actions
     assert ("save", "events/x:1") in actions
     assert ("untag", "events/x:1") in actions
+
+
+def test_clients_leaving_mid_save_leave_no_pipes_or_threads(engine: Engine) -> None:
+    assert engine.proc is not None
+    fd_dir = Path(f"/proc/{engine.proc.pid}/fd")
+    task_dir = Path(f"/proc/{engine.proc.pid}/task")
+
+    def pipes() -> int:
+        count = 0
+        for p in fd_dir.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # closed meanwhile
+                count += os.readlink(p).startswith("pipe:")
+        return count
+
+    def threads() -> int:
+        return len(list(task_dir.iterdir()))
+
+    engine.request("GET", "/_ping")
+    before = (pipes(), threads())
+    for _ in range(5):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(30)
+        sock.connect(engine.socket)
+        sock.sendall(b"GET /images/busybox/get HTTP/1.1\r\nHost: cove\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        sock.close()
+    assert _wait_for(lambda: pipes() <= before[0] and threads() <= before[1], timeout=10), \
+        (before, pipes(), threads())
+    status, raw = engine.request("GET", "/images/busybox/get")
+    assert status == 200
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        assert "manifest.json" in tar.getnames()
