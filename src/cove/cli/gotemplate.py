@@ -424,7 +424,12 @@ def to_json(value: Any) -> str:
                                 False, False, True)
     if value is MISSING:
         value = None
-    return "".join(encode(value, 0))
+    text = "".join(encode(value, 0))
+    if hasattr(value, "to_json"):
+        # docker's row objects marshal themselves with Go's HTML escaping, which
+        # the json function then keeps; < > & occur only inside JSON strings
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text
 
 
 def truth(value: Any) -> bool:

@@ -137,8 +137,6 @@ class ContainerRow:
     def Size(self) -> str:
         rw = self._c.get("SizeRw")
         root = self._c.get("SizeRootFs")
-        if rw is None and root is None:
-            return "N/A"
         text = units.human_size(float(rw or 0))
         if root:
             text += f" (virtual {units.human_size(float(root))})"
@@ -182,35 +180,49 @@ class ContainerRow:
         return str(sum(1 for m in mounts if m.get("Driver") == "local"))
 
     @property
-    def Platform(self) -> str:
-        return ""
+    def Platform(self) -> Any:
+        # a ContainerSummary of API 1.47 has no platform: docker prints null
+        return self._c.get("ImageManifestDescriptor", {}).get("platform") if isinstance(
+            self._c.get("ImageManifestDescriptor"), dict) else None
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
         keys = ("Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts",
-                "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status")
+                "Names", "Networks", "Platform", "Ports", "RunningFor", "Size", "State",
+                "Status")
         return {k: getattr(self, k) for k in keys}
 
 
+def _split_tag(ref: str) -> tuple[str, str]:
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    return (ref[:colon], ref[colon + 1:]) if colon > slash else (ref, "<none>")
+
+
 def image_rows(image: dict[str, Any], digests: bool) -> list[tuple[str, str, str]]:
-    """(repository, tag, digest) rows of one ImageSummary, as ``docker images`` splits them."""
-    tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
-    repo_digests = [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
-    by_repo: dict[str, str] = {}
-    for d in repo_digests:
-        repo, _, dig = d.partition("@")
-        by_repo.setdefault(repo, dig)
-    rows = []
-    for t in tags:
-        slash = t.rfind("/")
-        colon = t.rfind(":")
-        repo, tag = (t[:colon], t[colon + 1:]) if colon > slash else (t, "<none>")
-        rows.append((repo, tag, by_repo.get(repo, "<none>")))
-    if not rows:
-        if repo_digests:
-            rows = [(repo, "<none>", dig) for repo, dig in by_repo.items()]
-        else:
-            rows = [("<none>", "<none>", "<none>")]
-    return rows
+    """(repository, tag, digest) rows of one ImageSummary, as ``docker images`` splits them.
+
+    One row per tag (per tag and digest with --digests); a repository known only
+    by digest gets a row of its own; an image with neither is <none> <none>.
+    """
+    tags: dict[str, list[str]] = {}
+    for ref in image.get("RepoTags") or []:
+        if ref != "<none>:<none>":
+            repo, tag = _split_tag(ref)
+            tags.setdefault(repo, []).append(tag)
+    by_repo: dict[str, list[str]] = {}
+    for ref in image.get("RepoDigests") or []:
+        if ref != "<none>@<none>":
+            repo, _, dig = ref.partition("@")
+            by_repo.setdefault(repo, []).append(dig)
+    rows: list[tuple[str, str, str]] = []
+    for repo, repo_tags in tags.items():
+        repo_digests = by_repo.pop(repo, []) if digests else []
+        by_repo.pop(repo, None)
+        for tag in repo_tags:
+            rows.extend((repo, tag, d) for d in repo_digests or ["<none>"])
+    for repo, repo_digests in by_repo.items():
+        rows.extend((repo, "<none>", d) for d in (repo_digests if digests else ["<none>"]))
+    return rows or [("<none>", "<none>", "<none>")]
 
 
 class ImageRow:
@@ -249,7 +261,7 @@ class ImageRow:
 
     @property
     def VirtualSize(self) -> str:
-        return self.Size
+        return units.human_size(float(self._i.get("Size", 0) or 0), 4)
 
     @property
     def SharedSize(self) -> str:

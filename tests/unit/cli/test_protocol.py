@@ -539,8 +539,9 @@ def test_container_info_verbs(daemon: FakeDaemon) -> None:
     daemon.route("GET", "/containers/web/top", json_reply({
         "Titles": ["PID", "USER", "COMMAND"], "Processes": [["1", "root", "sleep 100"]]}))
     r = cove(daemon, "top", "web", "-ef")
-    assert r.stdout.decode().splitlines() == ["PID       USER      COMMAND",
-                                              "1         root      sleep 100"]
+    assert r.stdout.decode().splitlines() == [  # docker top's columns are 20 wide
+        "PID" + " " * 17 + "USER" + " " * 16 + "COMMAND",
+        "1" + " " * 19 + "root" + " " * 16 + "sleep 100"]
     assert daemon.requests[-1].arg("ps_args") == "-ef"
     daemon.route("GET", "/containers/web/changes", json_reply([
         {"Path": "/tmp", "Kind": 0}, {"Path": "/tmp/new", "Kind": 1}, {"Path": "/gone",

@@ -84,6 +84,10 @@ def test_custom_table_and_plain_formats() -> None:
     json_line = render(rows, "json", "", {})
     assert json_line.startswith('{"Command":') and '"Names":"web"' in json_line
     assert render(rows, "{{json .}}", "", {}) == json_line
+    # the row marshals itself with Go's HTML escaping; a plain value does not
+    odd = ContainerRow(dict(CONTAINER, Names=["/a<b>&c"]), now=NOW)
+    assert '"Names":"a\\u003cb\\u003e\\u0026c"' in render([odd], "json", "", {})
+    assert render([odd], "{{json .Names}}", "", {}) == '"a<b>&c"\n'
 
 
 def test_empty_table_still_has_header() -> None:
@@ -110,6 +114,14 @@ def test_image_rows() -> None:
              "Size": 4_260_000}
     assert image_rows(image, True) == [("busybox", "latest", "sha256:" + "c" * 64),
                                        ("reg:5000/x/y", "1", "<none>")]
+    # without --digests the digest column is <none>, as in docker
+    assert image_rows(image, False) == [("busybox", "latest", "<none>"),
+                                        ("reg:5000/x/y", "1", "<none>")]
+    digest_only = {"RepoTags": ["a:1"], "RepoDigests": ["a@sha256:1", "b@sha256:2",
+                                                        "b@sha256:3"]}
+    assert image_rows(digest_only, True) == [("a", "1", "sha256:1"), ("b", "<none>", "sha256:2"),
+                                             ("b", "<none>", "sha256:3")]
+    assert image_rows(digest_only, False) == [("a", "1", "<none>"), ("b", "<none>", "<none>")]
     dangling = {"Id": "sha256:" + "d" * 64, "RepoTags": ["<none>:<none>"], "RepoDigests": []}
     assert image_rows(dangling, False) == [("<none>", "<none>", "<none>")]
     row = ImageRow(image, "busybox", "latest", "", now=NOW)

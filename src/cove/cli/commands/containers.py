@@ -297,7 +297,7 @@ def cmd_top(ctx: Context, argv: list[str]) -> int:
 
     lines = ["\t".join(doc.get("Titles") or [])]
     lines += ["\t".join(str(v) for v in proc) for proc in doc.get("Processes") or []]
-    ctx.out(tabwrite("\n".join(lines) + "\n"))
+    ctx.out(tabwrite("\n".join(lines) + "\n", minwidth=20))  # docker top's layout
     return 0
 
 

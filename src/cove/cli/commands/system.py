@@ -182,6 +182,10 @@ def cmd_version(ctx: Context, argv: list[str]) -> int:
         server = ctx.client.get_json("/version")
     except CliError as e:
         error = e
+    # templates name Go's fields (APIVersion); the JSON says ApiVersion
+    client["APIVersion"] = client["ApiVersion"]
+    if isinstance(server, dict) and "ApiVersion" in server:
+        server["APIVersion"] = server["ApiVersion"]
     fmt = opts.str("format")
     if fmt:
         from cove.cli.gotemplate import Template
