@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cove.engine.archive_errors import NotADirectory, PathNotFound, ReadOnlyTarget
+from cove.engine.archive_mount import open_detached_root
 from cove.errors import InvalidArgument
 from cove.runtime.securejoin import secure_join
 
@@ -126,12 +127,15 @@ class ContainerView:
         self.readonly_rootfs = readonly_rootfs
         self.container = container  # as the client named it, for error messages
         self.mounts = {m.destination: m for m in mounts}
-        self._root_fd = os.open(rootfs, DIR_FLAGS)
+        # Through a detached clone of the mount, so that an open transfer never
+        # keeps rm from unmounting the rootfs (archive_mount explains).
+        self._tree_fd, self._root_fd = open_detached_root(rootfs)
 
     def close(self) -> None:
-        if self._root_fd >= 0:
-            os.close(self._root_fd)
-            self._root_fd = -1
+        for fd in (self._root_fd, self._tree_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._root_fd = self._tree_fd = -1
 
     def __enter__(self) -> ContainerView:
         return self

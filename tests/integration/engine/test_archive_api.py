@@ -588,3 +588,30 @@ def test_running_container_sees_what_cp_wrote_and_back(engine: Engine, workdir: 
                          ).returncode == 0
     assert read_file(engine, "cp16", "/tmp/out.txt") == b"made inside\n"
     assert read_file(engine, "cp16", "/etc/hosts").endswith(b"10.9.9.9 extra\n")
+
+
+def test_rm_during_a_download_goes_through(engine: Engine) -> None:
+    """The stream reads through a detached clone of the rootfs mount: rm -f unmounts
+    and removes the container meanwhile, and the download still completes."""
+    cid = create(engine, "cp18")
+    big = os.urandom(1 << 20) * 24
+    assert put(engine, "cp18", "/tmp", make_tar((entry("big"), big)))[0] == 200
+    _, info = engine.request("GET", "/containers/cp18/json")
+    rootfs = info["GraphDriver"]["Data"]["MergedDir"]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(engine.socket)
+    conn = http.client.HTTPConnection("localhost", timeout=60)
+    conn.sock = sock
+    try:
+        conn.request("GET", "/containers/cp18/archive?path=/tmp/big")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        head = resp.read(64 << 10)
+        assert engine.request("DELETE", f"/containers/{cid}?force=1")[0] == 204
+        assert not os.path.ismount(rootfs)
+        data = head + resp.read()
+    finally:
+        conn.close()
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        f = t.extractfile("big")
+        assert f is not None and f.read() == big

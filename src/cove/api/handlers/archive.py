@@ -3,12 +3,12 @@
 The work is in cove.engine.archive_ops; this module maps query parameters, the
 stat header, per-container locking and events.
 
-The container's lock is held only while its view is opened. A transfer then runs
-unlocked: holding the lock for a whole stream would let a stalled client block
-stop, kill and exit handling indefinitely. While a transfer is open its fds pin the
-rootfs mount, so an rm meanwhile fails to unmount (EBUSY) and can be retried; a
-lazy unmount in ContainerService would let it go through (see the report of
-issue 4).
+Reads (HEAD, GET) hold the container's lock only while its view is opened: a
+stalled client must not block stop, kill or exit handling, and the view works
+through a detached clone of the rootfs mount (engine/archive_mount.py), so an rm
+meanwhile unmounts and removes the container while the stream goes on from what
+it holds open. An upload (PUT) holds the lock to the end, as Docker does: its
+writes must not race with rm deleting the snapshot under them.
 """
 
 from __future__ import annotations
@@ -38,10 +38,8 @@ def register(router: Router, ctx: DaemonContext) -> None:
         return attrs
 
     def open_locked(c: Container, ref: str) -> ContainerView:
-        """The container's view, opened under its lock (not a half-created or
-        half-removed container's). Reading and writing go on without the lock, so a
-        slow client never holds up stop, kill or the exit of the container; the open
-        fds keep the rootfs mounted meanwhile (see the module docstring)."""
+        """The container's view, opened under its lock (never a half-created or
+        half-removed container's)."""
         with containers.store.lock(c.id):
             return archive_ops.open_view(c, ref)
 
@@ -81,8 +79,7 @@ def register(router: Router, ctx: DaemonContext) -> None:
         path = req.arg("path") or ""
         no_overwrite = req.flag("noOverwriteDirNonDir")
         copy_uid_gid = req.flag("copyUIDGID")
-        view = open_locked(c, ref)
-        with view:
+        with containers.store.lock(c.id), archive_ops.open_view(c, ref) as view:
             extractor = archive_ops.prepare_extract(view, path,
                                                     no_overwrite_dir_non_dir=no_overwrite,
                                                     copy_uid_gid=copy_uid_gid)
