@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
+import hashlib
 import io
 import json
 import os
@@ -637,10 +639,13 @@ def test_import_save_load_round_trip_with_docker_cli(engine: Engine, tmp_path: P
     assert engine.request("GET", "/images/imp/bb:1/json")[1]["Id"] == image_id
     # Unpacked as well as named: it runs at once.
     assert _run_logs(engine, "imp/bb:1") == b"imported\n"
-    # docker save | docker load through a pipe.
+    # docker save | docker load through a pipe, and docker save | gzip | docker load.
     data = engine.docker("save", "imp/bb:1").stdout
     _ok(engine.docker("rmi", "imp/bb:1"))
     assert "Loaded image: imp/bb:1" in _ok(engine.docker("load", input=data))
+    _ok(engine.docker("rmi", "imp/bb:1"))
+    out = _ok(engine.docker("load", input=gzip.compress(data)))
+    assert "Loaded image: imp/bb:1" in out
 
 
 def test_docker_sdk_save_and_load(client: docker.DockerClient, engine: Engine,
@@ -681,7 +686,7 @@ def test_bad_archives_are_refused_and_leave_nothing(engine: Engine) -> None:
     images_before = engine.request("GET", "/images/json")[1]
     blobs_before = _blob_files(engine)
     layer = _tar({"hello": b"hi"})
-    digest = "sha256:" + __import__("hashlib").sha256(layer).hexdigest()
+    digest = "sha256:" + hashlib.sha256(layer).hexdigest()
     cases = {
         "garbage": b"this is not a tar at all" * 100,
         "no manifest": _tar({"hello.txt": b"hi"}),
