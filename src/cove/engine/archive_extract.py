@@ -194,6 +194,13 @@ class Extractor:
                 self._dir_meta(parent, name, info, rel)
                 return
             if old_dir:
+                below = parent.child_path(name) + "/"
+                held = sorted(d for d in self.view.mounts if d.startswith(below))
+                if held:
+                    # In the container the kernel would refuse (EBUSY); here only the
+                    # rootfs placeholder would go, but the answer must be the same.
+                    raise MountPointBusy(f"cannot replace {below.rstrip('/')}: {held[0]} "
+                                         "is mounted below it (device or resource busy)")
                 shutil.rmtree(name, dir_fd=parent.fd)
             else:
                 os.unlink(name, dir_fd=parent.fd)

@@ -324,7 +324,11 @@ def test_etc_binds_are_seen_as_the_container_sees_them(engine: Engine) -> None:
     # replacing a bound file is refused as the kernel would (busy), not done on the host
     status, body = put(engine, "cp8", "/etc", make_tar((entry("hosts"), b"evil\n")))
     assert status == 409, body
+    # and so is replacing a directory with a mount below it
+    status, body = put(engine, "cp8", "/", make_tar((entry("etc"), b"evil\n")))
+    assert status == 409 and "/etc/" in body["message"], body
     assert Path(info["HostsPath"]).read_bytes() == hosts
+    assert read_file(engine, "cp8", "/etc/passwd").startswith(b"root:")
 
 
 def test_ownership_and_no_overwrite(engine: Engine) -> None:
