@@ -426,6 +426,30 @@ def test_bearer_token_registry_through_the_api(engine: Engine, token_registry: R
     assert status == 200 and _lines(raw)[-1]["status"].startswith("Status: Downloaded")
 
 
+@needs_registry
+def test_docker_sdk_login_and_push(client: docker.DockerClient, engine: Engine,
+                                   auth_registry: Registry, scratch_tags: list[str]) -> None:
+    host = auth_registry.host
+    user, password = next(iter(REGISTRY_USERS.items()))
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.login(username=user, password="wrong", registry=host, reauth=True)
+    assert refused.value.status_code == 401
+    assert client.login(username=user, password=password, registry=host,
+                        reauth=True)["Status"] == "Login Succeeded"
+    for tag in ("x", "y"):
+        scratch_tags.append(f"{host}/sdk/pushed:{tag}")
+        assert client.images.get("busybox").tag(f"{host}/sdk/pushed", tag)
+    auth = {"username": user, "password": password}
+    # No tag: every local tag of the repository (docker push --all-tags).
+    messages = list(client.images.push(f"{host}/sdk/pushed", auth_config=auth, stream=True,
+                                       decode=True))
+    assert not [m for m in messages if "error" in m], messages
+    assert sum(1 for m in messages if "digest: sha256:" in m.get("status", "")) == 2
+    status, raw = _pull(engine, f"{host}/sdk/pushed", "y",
+                        auth=_auth_header(user, password, host))
+    assert status == 200 and "Image is up to date" in _lines(raw)[-1]["status"]
+
+
 def test_push_of_an_unknown_image_is_404(engine: Engine) -> None:
     status, body = engine.request("POST", "/images/127.0.0.1:1/none/push?tag=1",
                                   headers={"X-Registry-Auth": _auth_header()})
