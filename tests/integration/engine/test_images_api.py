@@ -850,6 +850,9 @@ def test_image_events(engine: Engine, scratch_tags: list[str]) -> None:
     assert ("tag", "events/x:1") in actions
     assert ("save", "events/x:1") in actions
     assert ("untag", "events/x:1") in actions
+    image_id = engine.request("GET", "/images/busybox/json")[1]["Id"]
+    assert {e["Actor"]["ID"] for e in events
+            if e["Actor"]["Attributes"].get("name") == "events/x:1"} == {image_id}
 
 
 def test_clients_leaving_mid_save_leave_no_pipes_or_threads(engine: Engine) -> None:

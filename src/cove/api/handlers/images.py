@@ -8,7 +8,6 @@ messages (see :mod:`cove.engine.image_stream`).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -35,7 +34,14 @@ from cove.engine.image_registry import (
     pull_error,
     repository_exists,
 )
-from cove.engine.image_stream import Cancelled, ProgressStream, Sink, piped, worker_service
+from cove.engine.image_stream import (
+    Cancelled,
+    ProgressStream,
+    Sink,
+    json_line,
+    piped,
+    worker_service,
+)
 from cove.errors import CoveError, InvalidArgument, NotFound, Unsupported
 from cove.images.reference import Reference, parse_reference
 from cove.registry import CredentialStore, RegistryClient
@@ -79,7 +85,7 @@ def _with_tag(ref: Reference, tag: str) -> Reference:
 
 
 def _json_lines(messages: list[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(m, separators=(",", ":")).encode() + b"\n" for m in messages)
+    return b"".join(json_line(m) for m in messages)
 
 
 def _shared_sizes(images: ImageService, items: list[dict[str, Any]]) -> None:
@@ -290,7 +296,8 @@ def register(router: Router, ctx: DaemonContext) -> None:
         selected = image_archive.select_for_save(images, names)
         store = images.content
         for name, desc in selected:
-            event("save", desc.digest, parse_reference(name).familiar() if name else None)
+            image_id = images.get(desc.digest).id  # the actor is the image ID, as docker's
+            event("save", image_id, parse_reference(name).familiar() if name else None)
         return StreamResponse(
             piped(lambda out: image_archive.save(store, selected, out), name="save"),
             content_type="application/x-tar")
