@@ -16,13 +16,28 @@ class CliError(Exception):
 
 
 class UsageError(CliError):
-    """Bad command line: docker prints it with a pointer to --help and exits 125."""
+    """Bad command line: docker prints it with the usage line and exits 125."""
 
     exit_code = 125
+    help_verb = "Run"
 
-    def __init__(self, message: str, command: str = "") -> None:
+    def __init__(self, message: str, command: str = "", usage: str = "") -> None:
         super().__init__(message)
         self.command = command
+        self.usage = usage
+
+    def render(self, command: str) -> str:
+        """docker 28's layout: message, the usage line, where to get help."""
+        text = self.message + "\n"
+        if self.usage:
+            text += f"\nUsage:  {self.usage}\n"
+        return text + f"\n{self.help_verb} '{command} --help' for more information\n"
+
+
+class ArgumentCountError(UsageError):
+    """Too few or too many arguments: docker exits 1 for these."""
+
+    exit_code = 1
 
 
 class DaemonError(CliError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 
-from cove.cli.errors import UsageError
+from cove.cli.errors import ArgumentCountError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -110,8 +110,20 @@ class FlagSet:
         self._long = {f.long: f for f in self.flags}
         self._short = {f.short: f for f in self.flags if f.short}
 
+    @property
+    def usage_line(self) -> str:
+        return f"{self.command} {self.usage}".strip()
+
     def _error(self, message: str) -> UsageError:
-        return UsageError(message, self.command)
+        return UsageError(message, self.command, self.usage_line)
+
+    def _count_error(self, requirement: str) -> UsageError:
+        err = ArgumentCountError(f"cove: '{self.command}' {requirement}", self.command,
+                                 self.usage_line)
+        # docker's own inconsistency, kept: "at least" errors say See, others Run
+        if requirement.startswith("requires at least"):
+            err.help_verb = "See"
+        return err
 
     def help_text(self) -> str:
         lines = [f"\nUsage:  {self.command} {self.usage}\n", self.description, ""]
@@ -192,14 +204,14 @@ class FlagSet:
         word = "argument" if self.min_args == 1 else "arguments"
         if self.max_args is not None and self.max_args == self.min_args > 0 \
                 and len(args) != self.min_args:
-            raise self._error(f'"{self.command}" requires exactly {self.min_args} {word}.')
+            raise self._count_error(f"requires {self.min_args} {word}")
         if len(args) < self.min_args:
-            raise self._error(f'"{self.command}" requires at least {self.min_args} {word}.')
+            raise self._count_error(f"requires at least {self.min_args} {word}")
         if self.max_args is not None and len(args) > self.max_args:
             if self.max_args == 0:
-                raise self._error(f'"{self.command}" accepts no arguments.')
+                raise self._count_error("accepts no arguments")
             word = "argument" if self.max_args == 1 else "arguments"
-            raise self._error(f'"{self.command}" requires at most {self.max_args} {word}.')
+            raise self._count_error(f"requires at most {self.max_args} {word}")
 
     def _set(self, flag: Flag, value: str | None, values: dict[str, Any],
              changed: set[str]) -> None:

@@ -22,7 +22,13 @@ if TYPE_CHECKING:
 
 
 class TemplateError(CliError):
-    """A template that does not parse (a usage error) or fails while executing."""
+    """A template that does not parse or fails while executing.
+
+    ``located`` is set once the message names the failing action, as Go's
+    ``template: :LINE:COL: executing "" at <ACTION>: ...``.
+    """
+
+    located = False
 
 
 class _Missing:
@@ -69,7 +75,7 @@ def _split_actions(src: str) -> list[tuple[str, str, int]]:
         if inner.endswith(" -") or inner.endswith("\t-") or inner.endswith("\n-"):
             inner = inner[:-1]
             trim_next = True
-        items.append(("action", inner, start))
+        items.append(("action", inner, inner_start))
         pos = end + 2
 
 
@@ -232,12 +238,14 @@ class _Pipe:
 
 
 class _Node:
-    __slots__ = ("body", "else_body", "kind", "pipe", "text")
+    __slots__ = ("body", "else_body", "kind", "pipe", "pos", "text")
 
-    def __init__(self, kind: str, text: str = "", pipe: _Pipe | None = None) -> None:
+    def __init__(self, kind: str, text: str = "", pipe: _Pipe | None = None,
+                 pos: int = 0) -> None:
         self.kind = kind
-        self.text = text
+        self.text = text  # literal text, or the action's source for error messages
         self.pipe = pipe
+        self.pos = pos
         self.body: list[_Node] = []
         self.else_body: list[_Node] = []
 
@@ -258,7 +266,7 @@ class _Parser:
         """Nodes up to an ``else``/``end`` (returned as the second item) or EOF."""
         nodes: list[_Node] = []
         while self.i < len(self.items):
-            kind, text, _ = self.items[self.i]
+            kind, text, start = self.items[self.i]
             self.i += 1
             if kind == "text":
                 nodes.append(_Node("text", text))
@@ -269,20 +277,21 @@ class _Parser:
             word, _, rest = stripped.partition(" ")
             if stripped in ("end", "else") or word == "else":
                 return nodes, stripped
+            pos = start + len(text) - len(text.lstrip())
             if word in ("if", "range", "with"):
-                nodes.append(self._control(word, rest))
+                nodes.append(self._control(word, rest, pos))
             elif word in ("define", "template", "block", "break", "continue"):
                 raise TemplateError(f"template: :1: {word} is not supported")
             else:
                 if not stripped:
                     raise TemplateError("template: :1: missing value for command")
-                nodes.append(_Node("action", pipe=self._pipe(stripped)))
+                nodes.append(_Node("action", stripped, self._pipe(stripped), pos))
         return nodes, None
 
-    def _control(self, word: str, rest: str) -> _Node:
+    def _control(self, word: str, rest: str, pos: int = 0) -> _Node:
         if not rest.strip():
             raise TemplateError(f"template: :1: missing value for {word}")
-        node = _Node(word, pipe=self._pipe(rest))
+        node = _Node(word, rest.strip(), self._pipe(rest), pos)
         body, end = self._list()
         node.body = body
         if end is None:
@@ -293,7 +302,7 @@ class _Parser:
             sub_word, _, sub_rest = inner.partition(" ")
             if sub_word not in ("if", "with"):
                 raise TemplateError(f"template: :1: unexpected {inner!r} after else")
-            node.else_body = [self._control(sub_word, sub_rest)]
+            node.else_body = [self._control(sub_word, sub_rest, node.pos)]
             return node
         if end == "else":
             node.else_body, end = self._list()
@@ -650,41 +659,51 @@ class Template:
     def execute(self, data: Any) -> str:
         out: list[str] = []
         scopes: list[dict[str, Any]] = [{"$": data}]
-        try:
-            self._run(self.nodes, data, scopes, out)
-        except TemplateError as e:
-            raise TemplateError(f'template: :1: executing "" at <{self._excerpt()}>: '
-                                f"{e.message}") if not e.message.startswith("template:") \
-                else e from None
+        self._run(self.nodes, data, scopes, out)
         return "".join(out)
 
-    def _excerpt(self) -> str:
-        return self.src.strip()[:40]
+    def _located(self, node: _Node, error: TemplateError) -> TemplateError:
+        if error.located:
+            return error
+        line = self.src.count("\n", 0, node.pos) + 1
+        col = node.pos - (self.src.rfind("\n", 0, node.pos) + 1)
+        located = TemplateError(f'template: :{line}:{col}: executing "" at <{node.text}>: '
+                                f"{error.message}")
+        located.located = True
+        return located
 
     def _run(self, nodes: list[_Node], dot: Any, scopes: list[dict[str, Any]],
              out: list[str]) -> None:
         for node in nodes:
-            kind = node.kind
-            if kind == "text":
+            if node.kind == "text":
                 out.append(node.text)
-            elif kind == "action":
-                assert node.pipe is not None
+                continue
+            try:
+                self._run_node(node, dot, scopes, out)
+            except TemplateError as e:
+                raise self._located(node, e) from None
+
+    def _run_node(self, node: _Node, dot: Any, scopes: list[dict[str, Any]],
+                  out: list[str]) -> None:
+        kind = node.kind
+        if kind == "action":
+            assert node.pipe is not None
+            value = self._pipe(node.pipe, dot, scopes)
+            if not node.pipe.decl:
+                out.append(format_value(value))
+        elif kind in ("if", "with"):
+            assert node.pipe is not None
+            scopes.append({})
+            try:
                 value = self._pipe(node.pipe, dot, scopes)
-                if not node.pipe.decl:
-                    out.append(format_value(value))
-            elif kind in ("if", "with"):
-                assert node.pipe is not None
-                scopes.append({})
-                try:
-                    value = self._pipe(node.pipe, dot, scopes)
-                    if truth(value):
-                        self._run(node.body, value if kind == "with" else dot, scopes, out)
-                    else:
-                        self._run(node.else_body, dot, scopes, out)
-                finally:
-                    scopes.pop()
-            elif kind == "range":
-                self._range(node, dot, scopes, out)
+                if truth(value):
+                    self._run(node.body, value if kind == "with" else dot, scopes, out)
+                else:
+                    self._run(node.else_body, dot, scopes, out)
+            finally:
+                scopes.pop()
+        elif kind == "range":
+            self._range(node, dot, scopes, out)
 
     def _range(self, node: _Node, dot: Any, scopes: list[dict[str, Any]],
                out: list[str]) -> None:

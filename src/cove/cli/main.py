@@ -174,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StatusExit as e:
         return e.code
     except UsageError as e:
-        return _usage_error(e.message, e.command or f"cove {display}")
+        sys.stderr.write(e.render(e.command or f"cove {display}"))
+        return e.exit_code
     except DaemonError as e:
         ctx.err(f"{e}\n")
         return e.exit_code
@@ -193,5 +194,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _usage_error(message: str, command: str) -> int:
-    sys.stderr.write(f"{message}\nSee '{command} --help'.\n")
+    sys.stderr.write(UsageError(message, command, "cove [OPTIONS] COMMAND").render(command))
     return 125

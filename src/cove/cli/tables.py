@@ -8,7 +8,8 @@ Literal ``\\t`` and ``\\n`` in a format are a tab and a newline, as in docker.
 
 from __future__ import annotations
 
-from cove.cli.gotemplate import Template
+from cove.cli.errors import CliError
+from cove.cli.gotemplate import Template, TemplateError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,16 +87,42 @@ def normalize_format(fmt: str, default_table: str) -> tuple[bool, str]:
     return False, fmt
 
 
+class ListFormat:
+    """A listing's --format, parsed and tried on an empty row before any request.
+
+    docker refuses a bad format before it talks to the daemon, also when there
+    would be no rows to show; its messages are kept.
+    """
+
+    def __init__(self, fmt: str, default_table: str, headers: Mapping[str, str],
+                 probe: Any = None, parse_error: str = "failed to parse template") -> None:
+        self.table, text = normalize_format(fmt, default_table)
+        self.headers = headers
+        try:
+            self.template = Template(text)
+        except TemplateError as e:
+            raise CliError(f"{parse_error}: {e.message}") from None
+        if probe is not None:
+            self._execute(probe)
+
+    def _execute(self, row: Any) -> str:
+        try:
+            return self.template.execute(row)
+        except TemplateError as e:
+            raise CliError(f"failed to execute template: {e.message}") from None
+
+    def render(self, rows: Iterable[Any]) -> str:
+        lines = []
+        if self.table:
+            lines.append(self._execute(_HeaderContext(self.headers)))
+        lines.extend(self._execute(row) for row in rows)
+        if not lines:
+            return ""
+        body = "\n".join(lines) + "\n"
+        return tabwrite(body) if self.table else body
+
+
 def render(rows: Iterable[Any], fmt: str, default_table: str,
            headers: Mapping[str, str]) -> str:
     """All rows through the format, with a header and alignment for tables."""
-    table, text = normalize_format(fmt, default_table)
-    template = Template(text)
-    lines = []
-    if table:
-        lines.append(template.execute(_HeaderContext(headers)))
-    lines.extend(template.execute(row) for row in rows)
-    if not lines:
-        return ""
-    body = "\n".join(lines) + "\n"
-    return tabwrite(body) if table else body
+    return ListFormat(fmt, default_table, headers).render(rows)

@@ -50,6 +50,12 @@ COMMANDS = [
     ["inspect", "no-such-thing"],
     ["run", "--rm", "busybox", "sh", "-c", "exit 3"],
     ["run", "--memory", "lots", "busybox"],
+    ["logs"],
+    ["ps", "extra-argument"],
+    ["ps", "--bogus"],
+    ["ps", "--format", "{{.Foo}}"],
+    ["images", "--format", "{{.ID"],
+    ["inspect", "--format", "{{.Id", "web"],
     # (not with --rm: docker then waits for a removal that coved does not do after a
     # failed start -- reported to the engine side)
     ["run", "busybox", "no-such-command"],
@@ -75,3 +81,8 @@ def test_same_output_as_docker(scene: Engine, args: list[str]) -> None:
         want.stderr, got.stderr)
     if want.stderr.startswith(b"Error response from daemon: "):
         assert got.stderr.startswith(b"Error response from daemon: ")
+    elif want.returncode in (1, 125) and b"Usage:  docker" in want.stderr:
+        # usage errors: same layout, with cove's name for docker's
+        assert got.stderr == want.stderr.replace(b"docker", b"cove")
+    elif want.stderr.startswith((b"failed to", b"template parsing error")):
+        assert got.stderr.split(b":", 1)[0] == want.stderr.split(b":", 1)[0]

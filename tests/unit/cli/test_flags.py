@@ -86,14 +86,29 @@ def test_usage_errors(argv: list[str], message: str) -> None:
 
 def test_argument_counts() -> None:
     fs = FlagSet("cove rm", "CONTAINER", "rm", [], min_args=1)
-    with pytest.raises(UsageError, match='"cove rm" requires at least 1 argument.'):
+    with pytest.raises(UsageError, match="cove: 'cove rm' requires at least 1 argument") as info:
         fs.parse([])
+    # docker 28: exit 1, the usage line, and (for "at least") "See" instead of "Run"
+    assert info.value.exit_code == 1
+    assert info.value.render("cove rm") == (
+        "cove: 'cove rm' requires at least 1 argument\n\nUsage:  cove rm CONTAINER\n\n"
+        "See 'cove rm --help' for more information\n")
     exact = FlagSet("cove rename", "A B", "rename", [], min_args=2, max_args=2)
-    with pytest.raises(UsageError, match="requires exactly 2 arguments"):
+    with pytest.raises(UsageError, match="cove: 'cove rename' requires 2 arguments") as info:
         exact.parse(["a"])
+    assert info.value.render("cove rename").endswith("Run 'cove rename --help' for more "
+                                                     "information\n")
     none = FlagSet("cove ps", "", "ps", [], max_args=0)
     with pytest.raises(UsageError, match="accepts no arguments"):
         none.parse(["x"])
+
+
+def test_flag_error_layout() -> None:
+    with pytest.raises(UsageError) as info:
+        _simple().parse(["--bogus"])
+    assert info.value.exit_code == 125
+    assert info.value.render("cove x") == (
+        "unknown flag: --bogus\n\nUsage:  cove x\n\nRun 'cove x --help' for more information\n")
 
 
 def test_help_text_lists_flags() -> None:

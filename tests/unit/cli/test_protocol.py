@@ -102,7 +102,8 @@ def test_bad_flag_value_is_usage_error(daemon: FakeDaemon) -> None:
     r = cove(daemon, "run", "--memory", "lots", "busybox")
     assert r.returncode == 125
     assert r.stderr.startswith(b'invalid argument "lots" for "-m, --memory" flag: invalid size')
-    assert b"See 'cove run --help'." in r.stderr
+    assert r.stderr.endswith(b"\n\nUsage:  cove run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+                             b"Run 'cove run --help' for more information\n")
     r = cove(daemon, "run", "--restart", "sometimes", "busybox")
     assert r.returncode == 125 and b'"--restart" flag' in r.stderr
     assert daemon.requests == []
@@ -773,3 +774,32 @@ def test_debug_logs_requests(daemon: FakeDaemon) -> None:
     assert r.stderr == b""
     r = cove(daemon, "--log-level", "loud", "ps")
     assert r.returncode == 125 and b"Unable to parse logging level: loud" in r.stderr
+
+
+def test_bad_formats_are_refused_before_any_request(daemon: FakeDaemon) -> None:
+    r = cove(daemon, "ps", "--format", "{{.Foo}}")
+    assert r.returncode == 1
+    assert r.stderr == (b'failed to execute template: template: :1:2: executing "" at <.Foo>: '
+                        b"can't evaluate field Foo in type *ContainerRow\n")
+    r = cove(daemon, "images", "--format", "{{.ID")
+    assert r.returncode == 1
+    assert r.stderr == b"template parsing error: template: :1: unclosed action\n"
+    r = cove(daemon, "ps", "--format", "{{.ID")
+    assert r.stderr == b"failed to parse template: template: :1: unclosed action\n"
+    r = cove(daemon, "events", "--format", "{{.ID")
+    assert r.returncode == 64
+    assert r.stderr == b"Error parsing format: template: :1: unclosed action\n"
+    r = cove(daemon, "history", "--format", "{{.Nope}}", "busybox")
+    assert r.returncode == 1 and r.stderr.startswith(b"failed to execute template:")
+    r = cove(daemon, "inspect", "--format", "{{.Id", "x")
+    assert r.returncode == 64
+    assert r.stderr == b"template parsing error: template: :1: unclosed action\n"
+    assert daemon.requests == []
+
+
+def test_argument_count_errors_exit_1(daemon: FakeDaemon) -> None:
+    r = cove(daemon, "logs")
+    assert r.returncode == 1
+    assert r.stderr == (b"cove: 'cove logs' requires 1 argument\n\n"
+                        b"Usage:  cove logs [OPTIONS] CONTAINER\n\n"
+                        b"Run 'cove logs --help' for more information\n")

@@ -49,19 +49,21 @@ def cmd_ps(ctx: Context, argv: list[str]) -> int:
     fmt = opts.str("format")
     if ".Size" in fmt:
         query["size"] = True  # as docker: a format showing sizes asks for them
-    containers = ctx.client.get_json("/containers/json", query) or []
     trunc = not opts.bool("no_trunc")
-    if opts.bool("quiet"):
+    listing = None
+    if not opts.bool("quiet"):
+        from cove.cli.tables import ListFormat
+        from cove.cli.views import ContainerRow
+
+        default = ContainerRow.DEFAULT + ("\t{{.Size}}" if opts.bool("size") else "")
+        listing = ListFormat(fmt, default, ContainerRow.HEADERS, ContainerRow({}))
+    containers = ctx.client.get_json("/containers/json", query) or []
+    if listing is None:
         for c in containers:
             ident = str(c.get("Id", ""))
             ctx.out((ident[:12] if trunc else ident) + "\n")
         return 0
-    from cove.cli.tables import render
-    from cove.cli.views import ContainerRow
-
-    default = ContainerRow.DEFAULT + ("\t{{.Size}}" if opts.bool("size") else "")
-    rows = [ContainerRow(c, trunc) for c in containers]
-    ctx.out(render(rows, fmt, default, ContainerRow.HEADERS))
+    ctx.out(listing.render(ContainerRow(c, trunc) for c in containers))
     return 0
 
 
@@ -447,19 +449,21 @@ STATS = FlagSet("cove stats", "[OPTIONS] [CONTAINER...]", "Display a live stream
 def cmd_stats(ctx: Context, argv: list[str]) -> int:
     import time
 
-    from cove.cli.tables import render
+    from cove.cli.tables import ListFormat
     from cove.cli.views import StatsRow
 
     opts, names = STATS.parse(argv)
+    listing = ListFormat(opts.str("format"), StatsRow.DEFAULT, StatsRow.HEADERS,
+                         StatsRow("", {}))
     explicit = bool(names)
     stream = not opts.bool("no_stream")
     first = True
     while True:
         targets = names
         if not explicit:
-            listing = ctx.client.get_json("/containers/json",
+            running = ctx.client.get_json("/containers/json",
                                           {"all": opts.bool("all") or None}) or []
-            targets = [str(c.get("Id", "")) for c in listing]
+            targets = [str(c.get("Id", "")) for c in running]
         rows = []
         failed = False
         for name in targets:
@@ -471,7 +475,7 @@ def cmd_stats(ctx: Context, argv: list[str]) -> int:
                     failed = True
                 continue
             rows.append(StatsRow(name, sample or {}))
-        text = render(rows, opts.str("format"), StatsRow.DEFAULT, StatsRow.HEADERS)
+        text = listing.render(rows)
         if stream and ctx.stdout.isatty():
             ctx.out("\x1b[2J\x1b[H" if first else "\x1b[H\x1b[J")
         ctx.out(text)

@@ -41,13 +41,18 @@ def cmd_images(ctx: Context, argv: list[str]) -> int:
         filters_text = filters_json(filters)
     except ValueError as e:
         raise UsageError(str(e), IMAGES.command) from None
+    from cove.cli.tables import ListFormat
+    from cove.cli.views import ImageRow, image_rows, short_id
+
+    default = ImageRow.DEFAULT_DIGESTS if opts.bool("digests") else ImageRow.DEFAULT
+    listing = None if opts.bool("quiet") else ListFormat(
+        opts.str("format"), default, ImageRow.HEADERS, ImageRow({}, "", "", ""),
+        parse_error="template parsing error")  # docker's words differ per command
     images = ctx.client.get_json("/images/json", {
         "all": opts.bool("all") or None, "digests": opts.bool("digests") or None,
         "filters": filters_text}) or []
     trunc = not opts.bool("no_trunc")
-    from cove.cli.views import ImageRow, image_rows, short_id
-
-    if opts.bool("quiet"):
+    if listing is None:
         seen = set()
         for image in images:
             ident = short_id(str(image.get("Id", "")), trunc)
@@ -55,12 +60,9 @@ def cmd_images(ctx: Context, argv: list[str]) -> int:
                 seen.add(ident)
                 ctx.out(ident + "\n")
         return 0
-    from cove.cli.tables import render
-
-    rows = [ImageRow(image, repo, tag, digest, trunc)
-            for image in images for repo, tag, digest in image_rows(image, opts.bool("digests"))]
-    default = ImageRow.DEFAULT_DIGESTS if opts.bool("digests") else ImageRow.DEFAULT
-    ctx.out(render(rows, opts.str("format"), default, ImageRow.HEADERS))
+    ctx.out(listing.render(
+        ImageRow(image, repo, tag, digest, trunc)
+        for image in images for repo, tag, digest in image_rows(image, opts.bool("digests"))))
     return 0
 
 
@@ -222,9 +224,13 @@ HISTORY = FlagSet("cove history", "[OPTIONS] IMAGE", "Show the history of an ima
 
 def cmd_history(ctx: Context, argv: list[str]) -> int:
     opts, (name,) = HISTORY.parse(argv)
+    from cove.cli.tables import ListFormat
+    from cove.cli.views import HistoryRow
+
+    listing = ListFormat(opts.str("format"), HistoryRow.DEFAULT, HistoryRow.HEADERS,
+                         HistoryRow({}), parse_error="template parsing error")
     layers = ctx.client.get_json(_image_path(name, "/history"),
                                  {"platform": opts.str("platform") or None}) or []
-    from cove.cli.views import HistoryRow
 
     trunc = not opts.bool("no_trunc")
     rows = [HistoryRow(layer, trunc, opts.bool("human")) for layer in layers]
@@ -232,9 +238,7 @@ def cmd_history(ctx: Context, argv: list[str]) -> int:
         for row in rows:
             ctx.out(row.ID + "\n")
         return 0
-    from cove.cli.tables import render
-
-    ctx.out(render(rows, opts.str("format"), HistoryRow.DEFAULT, HistoryRow.HEADERS))
+    ctx.out(listing.render(rows))
     return 0
 
 

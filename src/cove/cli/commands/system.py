@@ -55,9 +55,7 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
     fmt = opts.str("format")
     template = None
     if fmt and fmt != "json":
-        from cove.cli.gotemplate import Template
-
-        template = Template(fmt)
+        template = _parse_template(fmt)
     found: list[Any] = []
     failed = False
     for name in names:
@@ -80,6 +78,16 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
     if template is None and fmt != "json":
         ctx.out(_dump_indented(found) + "\n")
     return 1 if failed else 0
+
+
+def _parse_template(fmt: str, error: str = "template parsing error") -> Any:
+    """A single-object --format (inspect, version, info, events): exit 64 if it does not parse."""
+    from cove.cli.gotemplate import Template, TemplateError
+
+    try:
+        return Template(fmt)
+    except TemplateError as e:
+        raise CliError(f"{error}: {e.message}", 64) from None
 
 
 def _inspect_type(text: str) -> str:
@@ -144,9 +152,8 @@ def cmd_events(ctx: Context, argv: list[str]) -> int:
     fmt = opts.str("format")
     template = None
     if fmt:
-        from cove.cli.gotemplate import Template
-
-        template = Template("{{json .}}" if fmt == "json" else fmt)
+        template = _parse_template("{{json .}}" if fmt == "json" else fmt,
+                                   "Error parsing format")
     query = {"since": opts.str("since") or None, "until": opts.str("until") or None,
              "filters": filters}
     resp = ctx.client.request("GET", "/events", query)
@@ -188,9 +195,7 @@ def cmd_version(ctx: Context, argv: list[str]) -> int:
         server["APIVersion"] = server["ApiVersion"]
     fmt = opts.str("format")
     if fmt:
-        from cove.cli.gotemplate import Template
-
-        ctx.out(Template("{{json .}}" if fmt == "json" else fmt).execute(
+        ctx.out(_parse_template("{{json .}}" if fmt == "json" else fmt).execute(
             {"Client": client, "Server": server}) + "\n")
     else:
         lines = ["Client:", f" Version:           {client['Version']}",
@@ -235,9 +240,7 @@ def cmd_info(ctx: Context, argv: list[str]) -> int:
     info = ctx.client.get_json("/info") or {}
     fmt = opts.str("format")
     if fmt:
-        from cove.cli.gotemplate import Template
-
-        ctx.out(Template("{{json .}}" if fmt == "json" else fmt).execute(info) + "\n")
+        ctx.out(_parse_template("{{json .}}" if fmt == "json" else fmt).execute(info) + "\n")
         return 0
     g = info.get
     lines = ["Client:", f" Version:    {CLIENT_VERSION}", " Context:    default",
