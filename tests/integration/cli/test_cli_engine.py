@@ -58,7 +58,7 @@ def test_exit_codes(engine: Engine) -> None:
     assert engine.cove("run", "busybox", "sh", "-c", "exit 3").returncode == 3
     r = engine.cove("run", "busybox", "no-such-command")
     assert r.returncode == 127
-    assert r.stderr.startswith(b"Error response from daemon: ")
+    assert r.stderr.startswith(b"cove: Error response from daemon: ")
     r = engine.cove("run", "--name", "bad name!", "busybox")
     assert r.returncode == 125 and b"Error response from daemon" in r.stderr
     r = engine.cove("run", "--cpus", "lots", "busybox")
@@ -350,7 +350,8 @@ def test_images_inspect_tag_history_rmi(engine: Engine) -> None:
     r = engine.cove("rmi", "no-such-image")
     assert r.returncode == 1 and r.stderr.startswith(b"Error response from daemon: ")
     r = engine.cove("image", "inspect", "no-such-image")
-    assert r.returncode == 1 and r.stderr == b"Error: No such image: no-such-image\n"
+    assert r.returncode == 1
+    assert r.stderr == b"Error response from daemon: No such image: no-such-image\n"
 
 
 def test_save_load_round_trip(engine: Engine, tmp_path: Path) -> None:

@@ -223,11 +223,15 @@ def test_run_start_failure_exit_codes(daemon: FakeDaemon, message: str, code: in
     assert message in r.stderr.decode()
 
 
-def test_run_create_error_is_125(daemon: FakeDaemon) -> None:
+def test_run_create_error_is_125_create_is_1(daemon: FakeDaemon) -> None:
     daemon.route("POST", "/containers/create",
                  error_reply(409, 'Conflict. The container name "/web" is already in use'))
     r = cove(daemon, "run", "--name", "web", "busybox")
     assert r.returncode == 125
+    assert r.stderr == (b'cove: Error response from daemon: Conflict. The container name "/web" '
+                        b"is already in use\n\nRun 'cove run --help' for more information\n")
+    r = cove(daemon, "create", "--name", "web", "busybox")
+    assert r.returncode == 1  # docker 28: create failures are 1, run's are 125
     assert r.stderr.startswith(b"Error response from daemon: Conflict.")
 
 
@@ -284,7 +288,7 @@ def test_inspect_formats_and_missing(daemon: FakeDaemon) -> None:
     assert r.returncode == 1 and r.stderr == b"Error: No such object: ghost\n"
     assert json.loads(r.stdout) == [doc]
     r = cove(daemon, "container", "inspect", "ghost")
-    assert r.stderr == b"Error: No such container: ghost\n"
+    assert r.stderr == b"Error response from daemon: No such container\n"
 
 
 def test_images_table(daemon: FakeDaemon) -> None:

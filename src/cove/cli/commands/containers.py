@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cove.cli import units
 from cove.cli.commands import check_filter, filters_json, for_each
-from cove.cli.errors import CliError, UsageError
+from cove.cli.errors import CliError, DaemonError, UsageError
 from cove.cli.flags import BOOL, INT, LIST, STRING, Flag, FlagSet
 from cove.cli.transport import quote
 
@@ -155,7 +155,11 @@ def cmd_rename(ctx: Context, argv: list[str]) -> int:
     _, (old, new) = RENAME.parse(argv)
     if not new.strip():
         raise CliError("Error: neither old nor new names may be empty")
-    ctx.client.call("POST", _path(old, "/rename"), {"name": new})
+    try:
+        ctx.client.call("POST", _path(old, "/rename"), {"name": new})
+    except DaemonError as e:
+        ctx.err(f"{e}\n")
+        raise CliError(f"Error: failed to rename container named {old}") from None
     return 0
 
 
@@ -475,6 +479,8 @@ def cmd_stats(ctx: Context, argv: list[str]) -> int:
                     failed = True
                 continue
             rows.append(StatsRow(name, sample or {}))
+        if failed:
+            return 1  # docker shows no table when a named container is missing
         text = listing.render(rows)
         if stream and ctx.stdout.isatty():
             ctx.out("\x1b[2J\x1b[H" if first else "\x1b[H\x1b[J")
@@ -482,5 +488,5 @@ def cmd_stats(ctx: Context, argv: list[str]) -> int:
         ctx.stdout.flush()
         first = False
         if not stream:
-            return 1 if failed else 0
+            return 0
         time.sleep(1.0)

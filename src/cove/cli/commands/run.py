@@ -58,24 +58,20 @@ def _create(ctx: Context, opts: Options, image: str, command: list[str]) -> str:
     cidfile = opts.str("cidfile")
     if cidfile and os.path.exists(cidfile):
         raise CliError(f"container ID file found, make sure the other container isn't "
-                       f"running or delete {cidfile}", 125)
+                       f"running or delete {cidfile}")
     from cove.cli.commands.images import pull_image
 
     if pull == "always":
         pull_image(ctx, image, platform, quiet, ctx.stderr)
     query: dict[str, Any] = {"name": opts.str("name") or None, "platform": platform}
     try:
-        try:
-            doc = ctx.client.post_json("/containers/create", query, body)
-        except DaemonError as e:
-            if e.status != 404 or pull == "never" or "image" not in e.message.lower():
-                raise
-            ctx.err(f"Unable to find image '{_with_tag(image)}' locally\n")
-            pull_image(ctx, image, platform, quiet, ctx.stderr)
-            doc = ctx.client.post_json("/containers/create", query, body)
+        doc = ctx.client.post_json("/containers/create", query, body)
     except DaemonError as e:
-        e.exit_code = 125
-        raise
+        if e.status != 404 or pull == "never" or "image" not in e.message.lower():
+            raise
+        ctx.err(f"Unable to find image '{_with_tag(image)}' locally\n")
+        pull_image(ctx, image, platform, quiet, ctx.stderr)
+        doc = ctx.client.post_json("/containers/create", query, body)
     doc = doc or {}
     for warning in doc.get("Warnings") or []:
         ctx.err(f"WARNING: {warning}\n")
@@ -85,7 +81,7 @@ def _create(ctx: Context, opts: Options, image: str, command: list[str]) -> str:
             with open(cidfile, "x") as f:
                 f.write(ident)
         except OSError as e:
-            raise CliError(f"failed to create the container ID file: {e}", 125) from None
+            raise CliError(f"failed to create the container ID file: {e}") from None
     return ident
 
 
@@ -211,12 +207,27 @@ def _attach_start_wait(ctx: Context, path: str, *, streams: set[str], tty: bool,
 
 def cmd_run(ctx: Context, argv: list[str]) -> int:
     opts, args = RUN.parse(argv)
+    if not opts.bool("detach"):
+        _check_tty_input(opts.bool("tty"), opts.bool("interactive"))  # said plainly
+    try:
+        return _run(ctx, opts, args)
+    except CliError as e:
+        # docker run's layout for everything after parsing: "docker: <error>" and
+        # a pointer to --help
+        text = str(e) if isinstance(e, DaemonError) else e.message
+        raise CliError(f"cove: {text}\n\nRun 'cove run --help' for more information",
+                       e.exit_code) from None
+
+
+def _run(ctx: Context, opts: Options, args: list[str]) -> int:
     detach_keys = opts.str("detach_keys") or ttymod.DEFAULT_DETACH_KEYS
     tty, interactive = opts.bool("tty"), opts.bool("interactive")
     detach = opts.bool("detach")
-    if not detach:
-        _check_tty_input(tty, interactive)
-    ident = _create(ctx, opts, args[0], args[1:])
+    try:
+        ident = _create(ctx, opts, args[0], args[1:])
+    except CliError as e:
+        e.exit_code = 125  # docker run: every failure before the start is 125
+        raise
     path = f"/containers/{quote(ident)}"
     if detach:
         try:
@@ -247,11 +258,18 @@ def cmd_start(ctx: Context, argv: list[str]) -> int:
     if not (opts.bool("attach") or opts.bool("interactive")):
         from cove.cli.commands import for_each
 
+        started: list[str] = []
+
         def start(name: str) -> str:
             ctx.client.call("POST", f"/containers/{quote(name)}/start")
+            started.append(name)
             return name
 
-        return for_each(ctx, names, start)
+        code = for_each(ctx, names, start)
+        if code:
+            failed = [n for n in names if n not in started]
+            ctx.err(f"Error: failed to start containers: {', '.join(failed)}\n")
+        return code
     if len(names) > 1:
         raise CliError("you cannot start and attach multiple containers at once")
     path = f"/containers/{quote(names[0])}"

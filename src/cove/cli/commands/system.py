@@ -25,8 +25,12 @@ def _dump_indented(value: Any) -> str:
     return json.dumps(value, indent=4, ensure_ascii=False)
 
 
-def _inspect_one(ctx: Context, name: str, kind: str, size: bool = False) -> Any:
-    """The raw inspect document of ``name`` as ``kind`` ("" tries container then image)."""
+def _inspect_one(ctx: Context, name: str, kind: str, size: bool = False,
+                 daemon_errors: bool = False) -> Any:
+    """The raw inspect document of ``name`` as ``kind`` ("" tries container then image).
+
+    ``daemon_errors``: report the daemon's not-found (container/image inspect do).
+    """
     kinds = [kind] if kind else ["container", "image"]
     for k in kinds:
         path = (f"/containers/{quote(name)}/json" if k == "container"
@@ -35,7 +39,7 @@ def _inspect_one(ctx: Context, name: str, kind: str, size: bool = False) -> Any:
             return ctx.client.get_json(path, {"size": True} if size and k == "container"
                                        else None)
         except DaemonError as e:
-            if e.status != 404:
+            if e.status != 404 or daemon_errors:
                 raise
     if kind:
         raise CliError(f"Error: No such {kind}: {name}")
@@ -52,6 +56,7 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
                  "Return low-level information on Docker objects", flags, min_args=1)
     opts, names = fs.parse(argv)
     kind = kind or str(opts.values.get("type", ""))
+    daemon_errors = bool(kind)  # with a type, docker passes the daemon's not-found on
     fmt = opts.str("format")
     template = None
     if fmt and fmt != "json":
@@ -60,7 +65,7 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
     failed = False
     for name in names:
         try:
-            found.append(_inspect_one(ctx, name, kind, opts.bool("size")))
+            found.append(_inspect_one(ctx, name, kind, opts.bool("size"), daemon_errors))
         except DaemonError as e:
             ctx.err(f"{e}\n")
             failed = True
