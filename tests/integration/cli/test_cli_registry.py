@@ -135,3 +135,20 @@ def _pull_on_pty(engine: Engine, ref: str) -> str:
             proc.wait()
         os.close(master)
     return out.decode(errors="replace")
+
+
+def test_pull_output_matches_docker(engine: Engine, registry: Registry) -> None:
+    from tests.engine_fixtures import DOCKER
+
+    if not os.path.exists(DOCKER):
+        pytest.skip("no docker CLI")
+    ref = f"{registry.host}/team/same:1"
+    ok(engine, "tag", "busybox", ref)
+    ok(engine, "push", "-q", ref)
+    outputs = []
+    for tool in (engine.docker, engine.cove):
+        ok(engine, "rmi", ref)
+        r = tool("pull", ref)
+        assert r.returncode == 0, r.stderr
+        outputs.append(r.stdout)
+    assert outputs[1] == outputs[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 
@@ -101,3 +102,17 @@ def test_same_output_as_docker(scene: Engine, args: list[str]) -> None:
 
 def _untimed(text: bytes) -> bytes:
     return re.sub(rb'time="[^"]*"', b'time=""', text)
+
+
+def test_same_events_as_docker(scene: Engine) -> None:
+    since = str(int(time.time()) - 60)
+    until = str(int(time.time()) + 1)
+    time.sleep(1.1)  # let "until" pass, so both see a closed window
+    for args in (["events", "--since", since, "--until", until],
+                 ["events", "--since", since, "--until", until, "--filter", "container=done",
+                  "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"],
+                 ["events", "--since", since, "--until", until, "--format", "{{json .}}"]):
+        want = scene.docker(*args)
+        got = scene.cove(*args)
+        assert want.returncode == 0 and want.stdout
+        assert (got.returncode, got.stdout) == (want.returncode, want.stdout), args

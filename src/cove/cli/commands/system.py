@@ -131,6 +131,23 @@ EVENTS = FlagSet("cove events", "[OPTIONS]", "Get real time events from the serv
 ], max_args=0)
 
 
+_EVENT_FIELDS = ("status", "id", "from", "Type", "Action", "Actor", "scope", "time", "timeNano")
+
+
+def docker_event_order(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as docker re-marshals it: its struct's field order, attributes sorted."""
+    ordered = {k: event[k] for k in _EVENT_FIELDS if k in event}
+    ordered.update((k, v) for k, v in event.items() if k not in ordered)
+    actor = ordered.get("Actor")
+    if isinstance(actor, dict):
+        attrs = actor.get("Attributes")
+        ordered["Actor"] = {"ID": actor.get("ID", ""), **{
+            k: v for k, v in actor.items() if k not in ("ID", "Attributes")}}
+        if isinstance(attrs, dict):
+            ordered["Actor"]["Attributes"] = {k: attrs[k] for k in sorted(attrs)}
+    return ordered
+
+
 def format_event(event: dict[str, Any]) -> str:
     """docker's default event line: time, type, action, actor id, (attributes)."""
     import time
@@ -164,7 +181,8 @@ def cmd_events(ctx: Context, argv: list[str]) -> int:
     resp = ctx.client.request("GET", "/events", query)
     try:
         for event in resp.json_stream():
-            line = template.execute(event) if template else format_event(event)
+            line = (template.execute(docker_event_order(event)) if template
+                    else format_event(event))
             ctx.out(line + "\n")
             ctx.stdout.flush()
     finally:
