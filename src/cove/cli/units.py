@@ -544,10 +544,11 @@ def parse_timestamp(text: str, now: float | None = None) -> str:
 
     reference = time.time() if now is None else now
     try:
-        ns = parse_duration(text)
+        # as docker: "0" is the epoch, not "no time ago"
+        ns = parse_duration(text) if text != "0" else None
     except ValueError:
-        pass
-    else:
+        ns = None
+    if ns is not None:
         when = int(reference * 10**9) - ns
         return f"{when // 10**9}.{when % 10**9:09d}"
     if "-" not in text and ":" not in text:

@@ -807,3 +807,13 @@ def test_argument_count_errors_exit_1(daemon: FakeDaemon) -> None:
     assert r.stderr == (b"cove: 'cove logs' requires 1 argument\n\n"
                         b"Usage:  cove logs [OPTIONS] CONTAINER\n\n"
                         b"Run 'cove logs --help' for more information\n")
+
+
+def test_login_without_terminal_needs_flags(daemon: FakeDaemon, tmp_path: Path) -> None:
+    r = cove(daemon, "login", "127.0.0.1:5000", env={"DOCKER_CONFIG": str(tmp_path)})
+    assert r.returncode == 1
+    assert r.stderr == b"Error: Cannot perform an interactive login from a non TTY device\n"
+    r = cove(daemon, "login", "-p", "x", "--password-stdin", "-u", "a", "r:1",
+             env={"DOCKER_CONFIG": str(tmp_path)})
+    assert r.returncode == 125 and b"mutually exclusive" in r.stderr
+    assert daemon.requests == []

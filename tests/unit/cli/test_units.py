@@ -241,6 +241,8 @@ def test_human_duration(seconds: float, text: str) -> None:
 def test_timestamps() -> None:
     assert units.parse_timestamp("10m", now=1000.0) == "400.000000000"
     assert units.parse_timestamp("1700000000") == "1700000000"
+    assert units.parse_timestamp("0") == "0"
+    assert units.parse_timestamp("1.5") == "1.5"
     assert units.parse_timestamp("2024-01-01T00:00:00Z") == "1704067200.000000000"
     with pytest.raises(ValueError):
         units.parse_timestamp("yesterday-ish:")

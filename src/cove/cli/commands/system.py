@@ -341,6 +341,8 @@ def cmd_login(ctx: Context, argv: list[str]) -> int:
         password = ctx.stdin.read().decode("utf-8").rstrip("\r\n")
     elif password:
         ctx.err("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n")
+    if (not user or not password) and not sys.stdin.isatty():
+        raise CliError("Error: Cannot perform an interactive login from a non TTY device")
     if not user:
         ctx.err("Username: ")
         user = sys.stdin.readline().strip()
