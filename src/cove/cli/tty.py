@@ -79,17 +79,21 @@ def size(fd: int) -> tuple[int, int] | None:
 
 
 class RawMode:
-    """Puts a terminal in raw mode for the ``with`` block and restores it after."""
+    """Puts a terminal in raw mode for the ``with`` block and restores it after.
 
-    def __init__(self, fd: int) -> None:
+    Does nothing when not ``enabled`` or when ``fd`` is no terminal.
+    """
+
+    def __init__(self, fd: int, enabled: bool = True) -> None:
         self.fd = fd
+        self.enabled = enabled
         self._saved: Any = None
 
     def __enter__(self) -> RawMode:
-        import termios
-        import tty
+        if self.enabled and os.isatty(self.fd):
+            import termios
+            import tty
 
-        if os.isatty(self.fd):
             self._saved = termios.tcgetattr(self.fd)
             tty.setraw(self.fd, termios.TCSANOW)
         return self

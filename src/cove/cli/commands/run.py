@@ -145,7 +145,7 @@ def _stream(ctx: Context, conn: Connection, *, tty: bool, stdin: bool, detach_ke
         if proxy_id is not None and not tty:
             restores.append(_proxy_signals(ctx, proxy_id))
         ctx.stdout.flush()
-        with ttymod.RawMode(0) if raw else _Nothing():
+        with ttymod.RawMode(0, enabled=raw):
             return pump(conn, tty=tty, stdin_fd=stdin_fd, stdout_fd=ctx.stdout.fileno(),
                         stderr_fd=ctx.stderr.fileno(),
                         detach_keys=ttymod.parse_detach_keys(detach_keys) if stdin else b"")
@@ -153,14 +153,6 @@ def _stream(ctx: Context, conn: Connection, *, tty: bool, stdin: bool, detach_ke
         for restore in reversed(restores):
             restore()
         conn.close()
-
-
-class _Nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _check_tty_input(tty: bool, interactive: bool) -> None:
