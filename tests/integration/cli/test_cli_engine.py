@@ -433,3 +433,12 @@ def test_logs_follow_ends_with_the_container(engine: Engine) -> None:
     assert ok(engine, "logs", "--tail", "1", "talker") == "line 3\n"
     assert ok(engine, "logs", "--until", "1h", "talker") == ""  # until an hour ago
     assert ok(engine, "logs", "--since", "1h", "talker").count("line") == 3
+
+
+def test_run_rm_removes_a_container_that_failed_to_start(engine: Engine) -> None:
+    r = engine.cove("run", "--rm", "--name", "never", "busybox", "no-such-command")
+    assert r.returncode == 127
+    assert ok(engine, "ps", "-a", "--filter", "name=never", "-q") == ""
+    r = engine.cove("run", "-d", "--rm", "--name", "never2", "busybox", "no-such-command")
+    assert r.returncode == 127
+    assert ok(engine, "ps", "-a", "--filter", "name=never2", "-q") == ""

@@ -170,6 +170,23 @@ def _wait_result(ctx: Context, conn: Connection) -> int:
     return int(doc.get("StatusCode", 0)) if isinstance(doc, dict) else 0
 
 
+def _start(ctx: Context, path: str, remove_on_failure: bool) -> None:
+    """POST start; a failure becomes docker's 125/126/127.
+
+    With --rm the container that never ran is removed here: the daemon's
+    auto-removal follows an exit, and there was none.
+    """
+    try:
+        ctx.client.call("POST", path + "/start")
+    except DaemonError as e:
+        if remove_on_failure:
+            try:
+                ctx.client.call("DELETE", path, {"force": True})
+            except CliError as cleanup:
+                log.debug("removing %s after a failed start: %s", path, cleanup.message)
+        raise CliError(str(e), exec_exit_code(e.message)) from None
+
+
 def _attach_start_wait(ctx: Context, path: str, *, streams: set[str], tty: bool,
                        detach_keys: str, condition: str, proxy_id: str | None) -> int:
     """Attach, then start, then wait: docker's order, so no early output is lost.
@@ -183,10 +200,10 @@ def _attach_start_wait(ctx: Context, path: str, *, streams: set[str], tty: bool,
             "stream": True, "stdin": "stdin" in streams, "stdout": "stdout" in streams,
             "stderr": "stderr" in streams, "detachKeys": detach_keys})
         try:
-            ctx.client.call("POST", path + "/start")
-        except DaemonError as e:
+            _start(ctx, path, condition == "removed")
+        except CliError:
             conn.close()
-            raise CliError(str(e), exec_exit_code(e.message)) from None
+            raise
         result = _stream(ctx, conn, tty=tty, stdin="stdin" in streams,
                          detach_keys=detach_keys, resize_path=path + "/resize",
                          proxy_id=proxy_id)
@@ -222,10 +239,7 @@ def _run(ctx: Context, opts: Options, args: list[str]) -> int:
         raise
     path = f"/containers/{quote(ident)}"
     if detach:
-        try:
-            ctx.client.call("POST", path + "/start")
-        except DaemonError as e:
-            raise CliError(str(e), exec_exit_code(e.message)) from None
+        _start(ctx, path, opts.bool("rm"))
         ctx.out(ident + "\n")
         return 0
     streams = set(opts.list("attach") or ["stdout", "stderr"])
