@@ -39,6 +39,14 @@ def go_time(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(ts))
 
 
+def rfc3339(ts: float) -> str:
+    """Go's time.RFC3339 in local time: ``2024-01-02T15:04:05Z`` or ``...+01:00``."""
+    local = time.localtime(ts)
+    offset = time.strftime("%z", local)
+    zone = "Z" if offset in ("+0000", "-0000", "") else f"{offset[:3]}:{offset[3:]}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + zone
+
+
 def since(ts: float, now: float | None = None) -> str:
     current = time.time() if now is None else now
     return units.human_duration(current - ts) + " ago"
@@ -290,6 +298,7 @@ class HistoryRow:
     HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
                "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
     DEFAULT = ("table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}")
+    DEFAULT_EXACT = ("table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}")
 
     def __init__(self, layer: dict[str, Any], trunc: bool = True, human: bool = True,
                  now: float | None = None) -> None:
@@ -314,8 +323,7 @@ class HistoryRow:
 
     @property
     def CreatedAt(self) -> str:
-        created = float(self._l.get("Created", 0) or 0)
-        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(created))
+        return rfc3339(float(self._l.get("Created", 0) or 0))
 
     @property
     def CreatedBy(self) -> str:

@@ -227,7 +227,8 @@ def cmd_history(ctx: Context, argv: list[str]) -> int:
     from cove.cli.tables import ListFormat
     from cove.cli.views import HistoryRow
 
-    listing = ListFormat(opts.str("format"), HistoryRow.DEFAULT, HistoryRow.HEADERS,
+    default = HistoryRow.DEFAULT if opts.bool("human") else HistoryRow.DEFAULT_EXACT
+    listing = ListFormat(opts.str("format"), default, HistoryRow.HEADERS,
                          HistoryRow({}), parse_error="template parsing error")
     layers = ctx.client.get_json(_image_path(name, "/history"),
                                  {"platform": opts.str("platform") or None}) or []
