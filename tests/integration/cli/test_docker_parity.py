@@ -48,6 +48,20 @@ COMMANDS = [
     ["inspect", "-f", "{{.Name}} {{.Config.Labels}} {{json .HostConfig.PortBindings}}", "web"],
     ["inspect", "-f", "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", "web"],
     ["image", "inspect", "busybox"],
+    # docker's documented inspect examples
+    ["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"],
+    ["inspect", "--format", "{{.LogPath}}", "web"],
+    ["inspect", "--format", "{{.State.Pid}} {{.State.Running}} {{.RestartCount}}", "web"],
+    # ({{json .Config}} is left out: docker re-marshals its typed struct, whose field
+    # order coved's inspect does not follow yet -- reported to the engine side)
+    ["inspect", "--format", "{{json .Config.Labels}} {{json .HostConfig.PortBindings}}", "web"],
+    ["inspect", "--format", "{{range $p, $conf := .NetworkSettings.Ports}}{{$p}} -> "
+     "{{(index $conf 0).HostPort}} {{end}}", "web"],
+    ["inspect", "--format", "{{join .Config.Cmd \" \"}} {{upper .Config.Image}} "
+     "{{len .Config.Env}} {{index .Config.Labels \"tier\"}}", "web"],
+    ["inspect", "--format", "{{.Config.Env}} {{.Config.Labels}}", "web", "done"],
+    ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Config.Cmd}} "
+     "{{json .RootFS.Layers}}", "busybox"],
     ["port", "web"],
     ["port", "web", "80/tcp"],
     ["logs", "done"],
