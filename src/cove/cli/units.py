@@ -447,22 +447,31 @@ def read_kv_file(path: str, lookup: Callable[[str], str | None] | None) -> list[
     return out
 
 
+_SIGNALS = frozenset(
+    "ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV "
+    "STKFLT STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ".split())
+
+
 def parse_signal(text: str) -> str:
-    """A signal name (``KILL``, ``SIGKILL``) or number; passed on, checked loosely."""
+    """A Linux signal name (``KILL``, ``sigkill``, ``RTMIN+3``) or number, as ``SIGKILL``.
+
+    Numbers pass through; docker's CLI refuses names it does not know.
+    """
     s = text.strip()
-    if not s:
-        raise ValueError("invalid signal: empty")
     if s.isdigit():
-        if not 0 < int(s) < 65:
+        if not 0 < int(s) <= 64:
             raise ValueError(f"invalid signal: {text}")
         return s
-    name = s.upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    if not (name[3:].replace("+", "").replace("-", "").replace("RTMIN", "").replace(
-            "RTMAX", "").isalnum() or name in ("SIGRTMIN", "SIGRTMAX")):
-        raise ValueError(f"invalid signal: {text}")
-    return name
+    name = s.upper().removeprefix("SIG")
+    if name in _SIGNALS:
+        return "SIG" + name
+    for base, sign in (("RTMIN", "+"), ("RTMAX", "-")):
+        if name == base:
+            return "SIG" + name
+        offset = name.removeprefix(base + sign)
+        if name.startswith(base + sign) and offset.isdigit() and 0 < int(offset) <= 15:
+            return "SIG" + name
+    raise ValueError(f"invalid signal: {text}")
 
 
 def normalize_capability(text: str) -> str:

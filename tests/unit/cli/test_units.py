@@ -210,9 +210,12 @@ def test_capabilities_and_signals() -> None:
     assert units.normalize_capability("net_admin") == "CAP_NET_ADMIN"
     assert units.normalize_capability("ALL") == "ALL"
     assert units.parse_signal("kill") == "SIGKILL"
+    assert units.parse_signal("SIGusr1") == "SIGUSR1"
+    assert units.parse_signal("RTMIN+3") == "SIGRTMIN+3"
     assert units.parse_signal("9") == "9"
-    with pytest.raises(ValueError):
-        units.parse_signal("99")
+    for bad in ("99", "0", "", "FOO", "SIGBOGUS", "RTMIN+99", "RTMAX+1"):
+        with pytest.raises(ValueError, match="invalid signal"):
+            units.parse_signal(bad)
 
 
 @pytest.mark.parametrize(("size", "text"), [
