@@ -221,6 +221,27 @@ def test_rmi_refuses_an_image_a_stopped_container_uses(engine: Engine,
     assert engine.request("GET", "/images/busybox:latest/json")[1]["Id"] == image_id
 
 
+def test_forced_rmi_by_id_keeps_a_stopped_containers_layers(
+        engine: Engine, busybox_layer_tar: bytes, scratch_tags: list[str]) -> None:
+    status, raw = engine.request(
+        "POST", "/images/create?fromSrc=-&repo=gone/soon&tag=1&changes=CMD%20echo%20still%20here",
+        busybox_layer_tar)
+    assert status == 200
+    scratch_tags.append("gone/soon:1")
+    image_id = _lines(raw)[0]["status"]
+    cid = _create(engine, "gone/soon:1", ["sh", "-c", "echo still here"])
+    status, result = engine.request("DELETE", f"/images/{image_id}?force=1")
+    assert status == 200
+    assert result == [{"Untagged": "gone/soon:1"}, {"Deleted": image_id}]
+    assert engine.request("GET", f"/images/{image_id}/json")[0] == 404
+    # The container keeps its root filesystem: it still starts and runs.
+    assert engine.request("POST", f"/containers/{cid}/start")[0] == 204
+    status, body = engine.request("POST", f"/containers/{cid}/wait")
+    assert status == 200 and body["StatusCode"] == 0
+    _, logs = engine.request("GET", f"/containers/{cid}/logs?stdout=1")
+    assert logs.endswith(b"still here\n")
+
+
 def test_docker_cli_images_tag_history_rmi(engine: Engine, scratch_tags: list[str]) -> None:
     scratch_tags.append("cli/tagged:v1")
     _ok(engine.docker("tag", "busybox", "cli/tagged:v1"))
