@@ -145,10 +145,27 @@ def test_pull_output_matches_docker(engine: Engine, registry: Registry) -> None:
     ref = f"{registry.host}/team/same:1"
     ok(engine, "tag", "busybox", ref)
     ok(engine, "push", "-q", ref)
+    for args in (["pull", ref], ["pull", "-q", ref],
+                 ["pull", ref.removesuffix(":1") + ":latest"]):
+        outputs = []
+        for tool in (engine.docker, engine.cove):
+            engine.cove("rmi", ref)
+            r = tool(*args)
+            outputs.append((r.returncode, r.stdout, r.stderr.replace(b"docker", b"cove")))
+        assert outputs[1] == outputs[0], args
+
+
+def test_push_output_matches_docker(engine: Engine, registry: Registry) -> None:
+    from tests.engine_fixtures import DOCKER
+
+    if not os.path.exists(DOCKER):
+        pytest.skip("no docker CLI")
+    ref = f"{registry.host}/team/pushed:1"
+    ok(engine, "tag", "busybox", ref)
+    ok(engine, "push", "-q", ref)  # from now on every push finds its layers there
     outputs = []
     for tool in (engine.docker, engine.cove):
-        ok(engine, "rmi", ref)
-        r = tool("pull", ref)
-        assert r.returncode == 0, r.stderr
-        outputs.append(r.stdout)
+        r = tool("push", ref)
+        outputs.append((r.returncode, r.stdout, r.stderr))
+    assert outputs[0][0] == 0 and b"Layer already exists" in outputs[0][1]
     assert outputs[1] == outputs[0]
