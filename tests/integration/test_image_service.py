@@ -468,6 +468,12 @@ def test_pull_and_push_report_docker_messages(
     again: list[dict[str, Any]] = []
     svc.push(name, events=again.append)
     assert _statuses(again, diff_id) == ["Preparing", "Layer already exists"]
+    other = _push_name(registry, "cove/events-copy")
+    svc.tag(name, other)
+    mounted_events: list[dict[str, Any]] = []
+    svc.push(other, events=mounted_events.append, mount_from="cove/events")
+    assert _statuses(mounted_events, diff_id) == ["Preparing", "Mounted from cove/events"]
+    svc.remove(other)
 
     svc.remove(name)
     pulled: list[dict[str, Any]] = []

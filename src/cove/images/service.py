@@ -443,11 +443,14 @@ class ImageService:
         insecure: bool = False,
         credentials: CredentialStore | None = None,
         events: MessageSink | None = None,
+        mount_from: str | None = None,
     ) -> str:
         """Push the image named ``ref``; returns the pushed manifest (or index) digest.
 
         ``events`` receives the messages of docker's ``POST /images/{name}/push``
         stream, ending with ``<tag>: digest: ... size: N`` and the ``aux`` object.
+        ``mount_from``: a repository of the same registry (``team/base``) whose
+        blobs are mounted rather than uploaded ("Mounted from team/base").
         """
         reference = _normal_name(ref)
         image = self.metadata.get_image(str(reference))
@@ -457,7 +460,8 @@ class ImageService:
         client = self._client(reference, insecure, credentials)
         try:
             return registry_push(client, self.content, reference.path, tag,
-                                 image.target.digest, progress=progress, events=out)
+                                 image.target.digest, progress=progress, events=out,
+                                 mount_from=mount_from)
         finally:
             client.close_all()
 
