@@ -5,9 +5,9 @@ Docker's rules, which clients (and people) rely on:
 - By name: the name is untagged.  When it is the image's only name and a container
   (running or stopped) was made from the image, the untag is refused unless forced
   (``unable to remove repository reference``), because the image would be left
-  nameless under a container.  Forced, the name goes and the image stays, dangling,
-  as long as a container uses it.  When no other name and no container is left, the
-  image is deleted.
+  nameless under a container.  Forced, the name goes; the image is deleted too
+  unless a running container uses it, in which case it stays, dangling.  When no
+  other name and no container is left, the image is deleted.
 - By ID: every name goes and the image is deleted.  A running container using it is
   a conflict even when forced (``cannot be forced``); a stopped one, or several
   names, only without force (``must be forced``).
@@ -100,8 +100,14 @@ def _untag(images: ImageService, events: EventLog, record: ImageRecord, ref: str
                 f'conflict: unable to remove repository reference "{ref}" (must force) - '
                 f"container {user.short_id} is using its referenced image "
                 f"{short_id(record.id)}")
-        # Forced while a container uses it: the name goes, the image stays, dangling,
-        # as docker keeps it (its layers are the container's).
+        if not users.running:
+            # Forced past stopped containers only: deleted as by ID (their layers
+            # stay theirs in the store).
+            result = images.remove(name, force=True)
+            _emit(events, record.id, result)
+            return result
+        # Forced while a container runs from it: the name goes, the image stays,
+        # dangling, as docker keeps it.
         image = images.metadata.get_image(name)
         images.metadata.put_image(DANGLING_PREFIX + record.target.digest, record.target,
                                   image.labels)

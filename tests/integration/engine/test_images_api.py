@@ -240,6 +240,15 @@ def test_forced_rmi_by_id_keeps_a_stopped_containers_layers(
     assert status == 200 and body["StatusCode"] == 0
     _, logs = engine.request("GET", f"/containers/{cid}/logs?stdout=1")
     assert logs.endswith(b"still here\n")
+    # By name, forced past a stopped container: untagged and deleted as well.
+    status, raw = engine.request("POST", "/images/create?fromSrc=-&repo=gone/later&tag=1",
+                                 busybox_layer_tar)
+    scratch_tags.append("gone/later:1")
+    image_id = _lines(raw)[0]["status"]
+    cid = _create(engine, "gone/later:1", ["true"])
+    out = _ok(engine.docker("rmi", "-f", "gone/later:1"))
+    assert out.splitlines() == ["Untagged: gone/later:1", f"Deleted: {image_id}"]
+    assert engine.request("POST", f"/containers/{cid}/start")[0] == 204
 
 
 def test_docker_cli_images_tag_history_rmi(engine: Engine, scratch_tags: list[str]) -> None:
