@@ -494,8 +494,22 @@ def test_pull_and_push_report_docker_messages(
 
     second: list[dict[str, Any]] = []
     svc.pull(name, events=second.append)
-    assert _statuses(second, layer_id) == ["Already exists"]
-    assert second[-1] == {"status": f"Status: Image is up to date for {name}"}
+    assert second == [  # an image it has: no layer lines, as docker prints
+        {"status": "Pulling from cove/events", "progressDetail": {}, "id": "1.0"},
+        {"status": f"Digest: {built.target.digest}"},
+        {"status": f"Status: Image is up to date for {name}"},
+    ]
+
+    # an image sharing the layer: "Already exists" for it
+    with_more = svc.create_image([busybox_layer, _tar([("extra", b"x")])], {},
+                                 _push_name(registry, "cove/events-more"))
+    svc.push(with_more.name)
+    svc.remove(with_more.name)
+    third: list[dict[str, Any]] = []
+    svc.pull(with_more.name, events=third.append)
+    assert _statuses(third, layer_id) == ["Already exists"]
+    assert third[-1] == {"status": "Status: Downloaded newer image for "
+                         f"{_push_name(registry, 'cove/events-more')}"}
 
 
 def test_list_filters_before_since_and_not_label(

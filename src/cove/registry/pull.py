@@ -116,21 +116,22 @@ def pull(
         raise InvalidArgument(f"{what}: manifest without layers")
     config = _descriptor(doc.get("config"), what)
     blobs = [config] + [_descriptor(layer, what) for layer in layers]
-    seen: set[str] = set()
-    todo = []
+    unique: dict[str, int] = {}
     for digest, size in blobs:
-        if digest in seen:
-            continue
-        seen.add(digest)
-        shown = digest != config[0]  # docker does not show the config blob
-        if store.exists(digest):
+        unique.setdefault(digest, size)
+    present = {d for d in unique if store.exists(d)}
+    todo = [(d, size) for d, size in unique.items() if d not in present]
+    # An image whose blobs are all here gets no layer lines, as docker prints
+    # none for an image it has; a layer shared with another image "Already exists".
+    quiet = not todo
+    for digest, size in unique.items():
+        shown = digest != config[0] and not quiet  # docker does not show the config blob
+        if digest in present:
             if progress is not None:
                 progress(digest, size, size)
             if shown:
                 out.status("Already exists", short_id(digest))
-            continue
-        todo.append((digest, size))
-        if shown:
+        elif shown:
             out.status("Pulling fs layer", short_id(digest))
     if out.enabled:
         queued = [d for d, _ in todo if d != config[0]][max(1, workers):]
