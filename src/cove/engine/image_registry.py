@@ -107,10 +107,12 @@ def check_login(body: Any, certs_dir: str) -> dict[str, str]:
     host = registry_host(auth.get("serveraddress", ""))
     try:
         login(host, user, password, GivenCredentials(user, password), certs_dir=certs_dir)
-    except Unauthenticated as e:
-        raise LoginRefused(f"login attempt to {host} failed: {_cause(e, host)}") from None
     except PermissionDenied as e:
-        raise LoginRefused(f"login attempt to {host} failed: {_cause(e, host)}") from None
+        # Refused credentials are a 401; an untrusted TLS certificate (also a
+        # PermissionDenied) keeps its own message and status.
+        if isinstance(e, Unauthenticated) or "denied" in str(e):
+            raise LoginRefused(f"login attempt to {host} failed: {_cause(e, host)}") from None
+        raise
     return {"Status": "Login Succeeded", "IdentityToken": ""}
 
 

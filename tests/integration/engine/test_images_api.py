@@ -29,11 +29,12 @@ from tests.registry_fixtures import (
     auth_registry_fixture,
     needs_registry,
     registry_fixture,
+    tls_registry_fixture,
     token_registry_fixture,
 )
 
 __all__ = ["auth_registry_fixture", "busybox_layer_tar", "coved_fixture", "engine_fixture",
-           "registry_fixture", "token_registry_fixture"]
+           "registry_fixture", "tls_registry_fixture", "token_registry_fixture"]
 
 
 def _ok(proc: Any) -> str:
@@ -478,6 +479,18 @@ def test_docker_sdk_login_and_push(client: docker.DockerClient, engine: Engine,
     status, raw = _pull(engine, f"{host}/sdk/pushed", "y",
                         auth=_auth_header(user, password, host))
     assert status == 200 and "Image is up to date" in _lines(raw)[-1]["status"]
+
+
+@needs_registry
+def test_untrusted_tls_registry_is_named_as_such(engine: Engine,
+                                                 tls_registry: Registry) -> None:
+    host = tls_registry.host
+    status, body = _pull(engine, f"{host}/any/thing", "1")
+    assert status == 500
+    assert "TLS certificate not trusted" in body["message"] and "ca.crt" in body["message"]
+    status, body = engine.request("POST", "/auth", {"username": "a", "password": "b",
+                                                    "serveraddress": host})
+    assert status == 500 and "TLS certificate not trusted" in body["message"]
 
 
 def test_push_of_an_unknown_image_is_404(engine: Engine) -> None:
