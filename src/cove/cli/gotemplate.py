@@ -17,7 +17,7 @@ from cove.cli.errors import CliError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 
@@ -42,6 +42,37 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+
+
+class GoNil:
+    """A typed Go nil from a JSON null: a nil slice prints ``[]``, a nil map ``map[]``.
+
+    Both are empty and false, and ``json`` writes them as null again.
+    """
+
+    __slots__ = ("empty",)
+
+    def __init__(self, empty: str) -> None:
+        self.empty = empty
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+
+NIL_SLICE: Any = GoNil("[]")
+NIL_MAP: Any = GoNil("map[]")
+
+
+class GoStruct(dict):  # type: ignore[type-arg]
+    """A JSON object that Go decodes into a struct: ``%v`` prints ``{v1 v2}`` in field order."""
+
+    fields: tuple[str, ...] = ()
 
 
 # Lexing --------------------------------------------------------------------------------
@@ -396,6 +427,11 @@ def format_value(value: Any) -> str:
         return "<no value>"
     if value is None:
         return "<nil>"
+    if isinstance(value, GoNil):
+        return value.empty
+    if isinstance(value, GoStruct):
+        return "{" + " ".join(format_value(value.get(f)) if value.get(f) is not None
+                              else "<nil>" for f in value.fields) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -422,7 +458,7 @@ def to_json(value: Any) -> str:
     codec: Any = accel
 
     def default(obj: Any) -> Any:
-        if obj is MISSING:
+        if obj is MISSING or isinstance(obj, GoNil):
             return None
         method = getattr(obj, "to_json", None)
         if method is not None:
@@ -431,7 +467,7 @@ def to_json(value: Any) -> str:
 
     encode = codec.make_encoder(None, default, codec.encode_basestring, None, ":", ",",
                                 False, False, True)
-    if value is MISSING:
+    if value is MISSING or isinstance(value, GoNil):
         value = None
     text = "".join(encode(value, 0))
     if hasattr(value, "to_json"):
@@ -442,7 +478,7 @@ def to_json(value: Any) -> str:
 
 
 def truth(value: Any) -> bool:
-    if value is None or value is MISSING:
+    if value is None or value is MISSING or isinstance(value, GoNil):
         return False
     if isinstance(value, bool | int | float | str | list | tuple | dict):
         return bool(value)
@@ -483,6 +519,8 @@ def _join(items: Any, sep: str) -> str:
 
 def _index(value: Any, *keys: Any) -> Any:
     for key in keys:
+        if isinstance(value, GoNil):
+            return MISSING
         if isinstance(value, dict):
             value = value.get(key, MISSING)
         elif isinstance(value, list | tuple | str):
@@ -711,7 +749,7 @@ class Template:
         pipe = node.pipe
         decl = pipe.decl
         value = self._pipe(_Pipe([], pipe.cmds, False), dot, scopes)
-        if value is None or value is MISSING:
+        if value is None or value is MISSING or isinstance(value, GoNil):
             pairs: list[tuple[Any, Any]] = []
         elif isinstance(value, dict):
             pairs = [(k, value[k]) for k in sorted(value, key=str)]

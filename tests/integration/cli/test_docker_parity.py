@@ -60,6 +60,11 @@ COMMANDS = [
     ["inspect", "--format", "{{join .Config.Cmd \" \"}} {{upper .Config.Image}} "
      "{{len .Config.Env}} {{index .Config.Labels \"tier\"}}", "web"],
     ["inspect", "--format", "{{.Config.Env}} {{.Config.Labels}}", "web", "done"],
+    # typed-struct printing: nil slices and maps, pointers, nested structs
+    ["inspect", "--format", "{{.Config.Entrypoint}} {{.HostConfig.Binds}} {{.Config.Volumes}} "
+     "{{.HostConfig.RestartPolicy}} {{.HostConfig.LogConfig}} {{.Config.Healthcheck}} "
+     "{{.State.Health}} {{len .Config.Entrypoint}} {{json .Config.Entrypoint}}", "done"],
+    ["inspect", "--format", "{{.State}}", "done"],
     ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Config.Cmd}} "
      "{{json .RootFS.Layers}}", "busybox"],
     ["port", "web"],

@@ -75,7 +75,9 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
             failed = True
             continue
         if template is not None:
-            ctx.out(template.execute(found[-1]) + "\n")
+            from cove.cli.inspect_types import typed
+
+            ctx.out(template.execute(typed(found[-1])) + "\n")
         elif fmt == "json":
             from cove.cli.gotemplate import to_json
 
