@@ -628,6 +628,30 @@ def test_pull_cancelled_by_the_client_leaves_nothing(engine: Engine, registry: R
 
 
 @needs_registry
+def test_concurrent_pulls_of_one_image(engine: Engine, registry: Registry,
+                                       big_image: str) -> None:
+    name = f"{registry.host}/{big_image}"
+    results: list[tuple[int, Any]] = []
+
+    def pull() -> None:
+        results.append(_pull(engine, name))
+
+    threads = [threading.Thread(target=pull) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 3
+    for status, raw in results:
+        assert status == 200
+        lines = _lines(raw)
+        assert not [m for m in lines if "error" in m], lines
+        assert lines[-1]["status"].startswith("Status: ")
+    status, info = engine.request("GET", f"/images/{name}/json")
+    assert status == 200 and info["RepoTags"] == [name]
+
+
+@needs_registry
 def test_pull_cut_by_the_network_ends_with_an_error_line(engine: Engine, registry: Registry,
                                                          big_image: str) -> None:
     proxy = SlowProxy(registry.host)
