@@ -78,11 +78,14 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
             from cove.cli.inspect_types import typed
 
             ctx.out(template.execute(typed(found[-1])) + "\n")
-        elif fmt == "json":
-            from cove.cli.gotemplate import to_json
+    if template is not None:
+        if not found:
+            ctx.out("\n")  # docker flushes an empty line when nothing matched
+    elif fmt == "json":
+        from cove.cli.gotemplate import to_json
 
-            ctx.out(to_json(found[-1]) + "\n")
-    if template is None and fmt != "json":
+        ctx.out(to_json(found) + "\n")  # one compact array, as docker 28
+    else:
         ctx.out(_dump_indented(found) + "\n")
     return 1 if failed else 0
 
