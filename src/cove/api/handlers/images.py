@@ -26,23 +26,21 @@ from cove.api.http import (
 from cove.api.router import Router
 from cove.engine import image_archive
 from cove.engine.image_delete import delete_image
+from cove.engine.image_pull import pull_image
 from cove.engine.image_registry import (
     AUTH_HEADER,
     check_login,
     credentials_for,
     decode_auth_header,
-    pull_error,
-    repository_exists,
 )
 from cove.engine.image_stream import (
-    Cancelled,
     ProgressStream,
     Sink,
     json_line,
     piped,
     worker_service,
 )
-from cove.errors import CoveError, InvalidArgument, NotFound, Unsupported
+from cove.errors import InvalidArgument, NotFound, Unsupported
 from cove.images.reference import Reference, parse_reference
 from cove.registry import CredentialStore, RegistryClient
 
@@ -221,15 +219,7 @@ def register(router: Router, ctx: DaemonContext) -> None:
                 if ref.name_only:  # docker pull --all-tags
                     refs = [ref.with_tag(t) for t in _remote_tags(svc, ref, creds)]
                 for one in refs:
-                    try:
-                        svc.pull(str(one), platform=platform, credentials=creds, events=sink)
-                    except Cancelled:
-                        raise
-                    except NotFound as e:
-                        known = repository_exists(one, svc.certs_dir, creds)
-                        raise pull_error(e, one, known) from None
-                    except CoveError as e:
-                        raise pull_error(e, one) from None
+                    pull_image(svc, one, platform=platform, credentials=creds, sink=sink)
                     event("pull", one.familiar(), one.familiar_name())
             finally:
                 svc.close()
