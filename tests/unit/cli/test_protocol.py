@@ -436,11 +436,16 @@ def test_stop_and_kill_parameters(daemon: FakeDaemon) -> None:
     daemon.route("POST", "/containers/*", Reply(204))
     r = cove(daemon, "stop", "-t", "5", "--signal", "usr1", "a", "b")
     assert r.stdout == b"a\nb\n"
+    # signals go to the daemon as typed, as docker sends them
     assert [(q.arg("t"), q.arg("signal")) for q in daemon.requests] == [
-        ("5", "SIGUSR1"), ("5", "SIGUSR1")]
+        ("5", "usr1"), ("5", "usr1")]
     r = cove(daemon, "kill", "-s", "HUP", "a")
     assert daemon.requests[-1].path == "/containers/a/kill"
-    assert daemon.requests[-1].arg("signal") == "SIGHUP"
+    assert daemon.requests[-1].arg("signal") == "HUP"
+    r = cove(daemon, "stop", "--time", "7", "a")  # the deprecated spelling still works
+    assert daemon.requests[-1].arg("t") == "7"
+    r = cove(daemon, "stop", "-t", "x", "a")
+    assert r.returncode == 125 and b'"-t, --timeout" flag' in r.stderr
 
 
 def test_unknown_command() -> None:

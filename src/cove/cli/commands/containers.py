@@ -71,11 +71,11 @@ def cmd_ps(ctx: Context, argv: list[str]) -> int:
 
 STOP = FlagSet("cove stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running "
                "containers", [
-                   Flag("time", "t", INT, default=-1,
+                   Flag("timeout", "t", INT, default=-1, dest="time",
                         help="Seconds to wait before killing the container"),
-                   Flag("timeout", "", INT, default=-1, dest="time", help="Alias of --time"),
-                   Flag("signal", "s", STRING, help="Signal to send to the container",
-                        convert=units.parse_signal),
+                   Flag("time", "", INT, default=-1, help="Deprecated: use --timeout"),
+                   # passed on unchecked, as docker does: the daemon names a bad one
+                   Flag("signal", "s", STRING, help="Signal to send to the container"),
                ], min_args=1)
 
 
@@ -108,8 +108,8 @@ def cmd_restart(ctx: Context, argv: list[str]) -> int:
 
 
 KILL = FlagSet("cove kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running "
-               "containers", [Flag("signal", "s", STRING, help="Signal to send to the container",
-                                   convert=units.parse_signal)], min_args=1)
+               "containers", [Flag("signal", "s", STRING, help="Signal to send to the container")],
+               min_args=1)
 
 
 def cmd_kill(ctx: Context, argv: list[str]) -> int:
@@ -229,20 +229,14 @@ def _timestamp(text: str) -> str:
     return units.parse_timestamp(text)
 
 
-def _tail(text: str) -> str:
-    if text != "all" and not text.lstrip("-").isdigit():
-        raise ValueError(f'strconv.Atoi: parsing "{text}": invalid syntax')
-    return text
-
-
 LOGS = FlagSet("cove logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", [
     Flag("follow", "f", BOOL, help="Follow log output"),
     Flag("since", "", STRING, help="Show logs since timestamp or relative (e.g. 42m)",
          convert=_timestamp),
     Flag("until", "", STRING, help="Show logs before a timestamp or relative (e.g. 42m)",
          convert=_timestamp),
-    Flag("tail", "n", STRING, default="all", help="Number of lines to show from the end",
-         convert=_tail),
+    # passed on unchecked, as docker does: the daemon refuses a bad one
+    Flag("tail", "n", STRING, default="all", help="Number of lines to show from the end"),
     Flag("timestamps", "t", BOOL, help="Show timestamps"),
     Flag("details", "", BOOL, help="Show extra details provided to logs"),
 ], min_args=1, max_args=1)
@@ -323,7 +317,7 @@ def cmd_port(ctx: Context, argv: list[str]) -> int:
                            f'"{port}": invalid syntax')
         bindings = ports.get(want)
         if not bindings:
-            raise CliError(f"Error: No public port '{want}' published for {args[0]}")
+            raise CliError(f"Error: No public port '{args[1]}' published for {args[0]}")
         for b in bindings:
             ctx.out(_host_port(b) + "\n")
         return 0
