@@ -92,18 +92,23 @@ class _Prefixed:
 
 
 class _GzipReader:
-    """Streaming gunzip of concatenated members with zlib (no seeking)."""
+    """Streaming gunzip of concatenated members with zlib (no seeking).
+
+    ``read(n)`` returns at most ``n`` bytes straight from ``decompress`` (a short
+    read, never empty before the end): no buffer is joined or sliced.  The
+    reader runs in the prefetch thread, and large copies there hold the GIL
+    while the extracting thread waits to come back from each of its syscalls.
+    """
 
     def __init__(self, raw: _Prefixed) -> None:
         self._raw = raw
         self._z = zlib.decompressobj(31)
-        self._buf = b""
         self._eof = False
         self._in_member = False
 
-    def read(self, n: int = -1) -> bytes:
-        want = n if n >= 0 else 1 << 62
-        while len(self._buf) < want and not self._eof:
+    def _next(self, limit: int) -> bytes:
+        """Up to ``limit`` decompressed bytes; b"" only at the end of the stream."""
+        while not self._eof:
             data = self._z.unconsumed_tail or self._raw.read(_CHUNK)
             if not data:
                 self._eof = True
@@ -111,18 +116,27 @@ class _GzipReader:
                     raise LayerError("layer gzip stream is truncated")
                 break
             self._in_member = True
-            self._buf += self._z.decompress(data, _CHUNK * 4)
-            while self._z.eof:
+            out = self._z.decompress(data, limit)
+            while self._z.eof:  # a member ends: the next starts in its unused data
                 rest = self._z.unused_data
                 self._z = zlib.decompressobj(31)
                 self._in_member = bool(rest)
                 if rest:
-                    self._buf += self._z.decompress(rest, _CHUNK * 4)
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+                    more = self._z.decompress(rest, max(1, limit - len(out)))
+                    out = out + more if out else more
+                if len(out) >= limit:
+                    break
+            if out:
+                return out
+        return b""
+
+    def read(self, n: int = -1) -> bytes:
+        if n >= 0:
+            return self._next(max(1, n)) if n else b""
+        parts = []
+        while chunk := self._next(_CHUNK * 4):
+            parts.append(chunk)
+        return b"".join(parts)
 
 
 class _Measured:
