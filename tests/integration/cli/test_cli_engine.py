@@ -442,3 +442,9 @@ def test_run_rm_removes_a_container_that_failed_to_start(engine: Engine) -> None
     r = engine.cove("run", "-d", "--rm", "--name", "never2", "busybox", "no-such-command")
     assert r.returncode == 127
     assert ok(engine, "ps", "-a", "--filter", "name=never2", "-q") == ""
+
+
+def test_run_by_image_id(engine: Engine) -> None:
+    image_id = ok(engine, "image", "inspect", "-f", "{{.Id}}", "busybox").strip()
+    for ref in (image_id, image_id.removeprefix("sha256:"), image_id[7:19]):
+        assert ok(engine, "run", "--rm", ref, "echo", "by id") == "by id\n"

@@ -17,6 +17,23 @@ if TYPE_CHECKING:
     from cove.cli.transport import Response
 
 
+def check_reference(ref: str, allow_id: bool = False) -> None:
+    """Refuse a malformed image reference before any request, with docker's words.
+
+    ``allow_id``: an image id (64 hex, or sha256:<64 hex>) is fine too, as for run.
+    """
+    from cove.errors import InvalidArgument
+    from cove.images.reference import parse_reference
+
+    hex_part = ref.removeprefix("sha256:")
+    if allow_id and len(hex_part) == 64 and all(c in "0123456789abcdef" for c in hex_part):
+        return
+    try:
+        parse_reference(ref)
+    except InvalidArgument as e:
+        raise CliError(str(e)) from None
+
+
 def _image_path(name: str, suffix: str = "") -> str:
     return f"/images/{quote(name, safe='/:@')}{suffix}"
 
@@ -128,6 +145,7 @@ PULL = FlagSet("cove pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image f
 
 def cmd_pull(ctx: Context, argv: list[str]) -> int:
     opts, (ref,) = PULL.parse(argv)
+    check_reference(ref)
     repo, tag = split_reference(ref)
     if opts.bool("all_tags") and tag:
         raise CliError("tag can't be used with --all-tags/-a")
@@ -153,6 +171,7 @@ def cmd_push(ctx: Context, argv: list[str]) -> int:
     from cove.cli.commands.system import registry_auth_header
 
     opts, (ref,) = PUSH.parse(argv)
+    check_reference(ref)
     repo, tag = split_reference(ref)
     if opts.bool("all_tags") and tag:
         raise CliError("tag can't be used with --all-tags/-a")
@@ -175,6 +194,11 @@ TAG = FlagSet("cove tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", "Create a tag
 
 def cmd_tag(ctx: Context, argv: list[str]) -> int:
     _, (source, target) = TAG.parse(argv)
+    try:
+        check_reference(target)
+    except CliError as e:
+        raise CliError(f'Error parsing reference: "{target}" is not a valid repository/tag: '
+                       f"{e.message}") from None
     repo, tag = split_reference(target)
     ctx.client.call("POST", _image_path(source, "/tag"), {"repo": repo, "tag": tag or None})
     return 0

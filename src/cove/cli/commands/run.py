@@ -45,6 +45,9 @@ def _with_tag(image: str) -> str:
 
 def _create(ctx: Context, opts: Options, image: str, command: list[str]) -> str:
     """POST /containers/create, pulling a missing image first as docker does."""
+    from cove.cli.commands.images import check_reference
+
+    check_reference(image, allow_id=True)
     body = build_create_body(opts, image, command)
     if opts.bool("tty"):
         # docker sends the terminal's size with the create, so the first output
