@@ -63,14 +63,24 @@ class ContainerCgroup:
 
 
 class CgroupHost:
-    """This host's cgroup layout, read once."""
+    """This host's cgroup layout, read once (on first use, so that a host without
+    cgroups still serves every other endpoint)."""
 
     CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "blkio")
 
     def __init__(self, root: str = CGROUP_ROOT) -> None:
         self.root = root
-        self.layout: Layout = detect(root)
-        self.v2 = self.layout.mode == "v2"
+        self._layout: Layout | None = None
+
+    @property
+    def layout(self) -> Layout:
+        if self._layout is None:
+            self._layout = detect(self.root)
+        return self._layout
+
+    @property
+    def v2(self) -> bool:
+        return self.layout.mode == "v2"
 
     def of(self, bundle: str, container_id: str) -> ContainerCgroup:
         """The cgroup of the container whose OCI bundle is ``bundle``."""

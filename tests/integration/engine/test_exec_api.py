@@ -416,3 +416,19 @@ def test_docker_cli_exec_tty_detach_keys(engine: Engine, sleeper: str) -> None:
                         "/tmp/after-detach").returncode != 0:
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_exec_events(engine: Engine, sleeper: str) -> None:
+    since = time.time()
+    eid = _create_exec(engine, sleeper, Cmd=["sh", "-c", "exit 3"], AttachStdout=True)
+    _start_hijacked(engine, eid, {})
+    status, raw = engine.request("GET", f"/events?since={since:.3f}&until={time.time():.3f}")
+    assert status == 200
+    text = raw.decode() if isinstance(raw, bytes) else json.dumps(raw)
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    mine = [(e["Action"], e["Actor"]["Attributes"]) for e in events
+            if e["Actor"]["Attributes"].get("execID") == eid]
+    assert [a for a, _ in mine] == ["exec_create: sh -c exit 3", "exec_start: sh -c exit 3",
+                                    "exec_die"]
+    assert mine[2][1]["exitCode"] == "3"
+    assert mine[0][1]["name"] == "exec-target"
