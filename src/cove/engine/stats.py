@@ -76,6 +76,13 @@ def network_stats(pid: int) -> dict[str, dict[str, int]]:
     if pid <= 0:
         return out
     try:
+        # A container in the host's network namespace has no networks of its own:
+        # Docker shows none rather than the host's interfaces.
+        if os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino:
+            return out
+    except OSError:
+        return out
+    try:
         with open(f"/proc/{pid}/net/dev") as f:
             lines = f.read().splitlines()[2:]
     except OSError:

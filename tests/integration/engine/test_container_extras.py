@@ -425,3 +425,28 @@ def test_plan_update_rules() -> None:
     with pytest.raises(Conflict, match="AutoRemove"):
         plan_update({"RestartPolicy": {"Name": "always"}}, {"AutoRemove": True})
     assert plan_update({}, {}).changes == {}
+
+
+def test_network_stats_leave_out_loopback_and_the_host_netns() -> None:
+    from cove.engine.stats import network_stats
+
+    # Our own namespace is the host's: no networks, not the host's interfaces.
+    assert network_stats(os.getpid()) == {}
+    assert network_stats(0) == {}
+    # A process in a netns of its own: its interfaces but loopback.
+    import subprocess
+    proc = subprocess.Popen(["unshare", "--net", "sh", "-c",
+                             "ip link add d0 type veth peer name d1 && "
+                             "exec sleep 10"])
+    try:
+        deadline = time.monotonic() + 5
+        while "d0" not in network_stats(proc.pid):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        stats = network_stats(proc.pid)
+        assert set(stats) == {"d0", "d1"}
+        assert set(stats["d0"]) == {"rx_bytes", "rx_packets", "rx_errors", "rx_dropped",
+                                    "tx_bytes", "tx_packets", "tx_errors", "tx_dropped"}
+    finally:
+        proc.kill()
+        proc.wait()
