@@ -143,16 +143,24 @@ PULL = FlagSet("cove pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image f
 ], min_args=1, max_args=1)
 
 
-def cmd_pull(ctx: Context, argv: list[str]) -> int:
-    opts, (ref,) = PULL.parse(argv)
+def _resolve_tag(ctx: Context, ref: str, all_tags: bool, quiet: bool) -> tuple[str, str]:
+    """(repository, tag or digest) of a pull/push; no tag means latest, said unless -q."""
     check_reference(ref)
     repo, tag = split_reference(ref)
-    if opts.bool("all_tags") and tag:
+    if all_tags and tag:
         raise CliError("tag can't be used with --all-tags/-a")
-    if not tag and not opts.bool("all_tags") and "@" not in ref:
-        if not opts.bool("quiet"):
+    if not tag and not all_tags:
+        if not quiet:
             ctx.out("Using default tag: latest\n")
-        ref = f"{repo}:latest"
+        tag = "latest"
+    return repo, tag
+
+
+def cmd_pull(ctx: Context, argv: list[str]) -> int:
+    opts, (ref,) = PULL.parse(argv)
+    repo, tag = _resolve_tag(ctx, ref, opts.bool("all_tags"), opts.bool("quiet"))
+    if tag and "@" not in ref:
+        ref = f"{repo}:{tag}"
     pull_image(ctx, ref, opts.str("platform") or None, opts.bool("quiet"), ctx.stdout,
                opts.bool("all_tags"))
     ctx.out(ref + "\n")
@@ -171,14 +179,7 @@ def cmd_push(ctx: Context, argv: list[str]) -> int:
     from cove.cli.commands.system import registry_auth_header
 
     opts, (ref,) = PUSH.parse(argv)
-    check_reference(ref)
-    repo, tag = split_reference(ref)
-    if opts.bool("all_tags") and tag:
-        raise CliError("tag can't be used with --all-tags/-a")
-    if not tag and not opts.bool("all_tags"):
-        if not opts.bool("quiet"):
-            ctx.out("Using default tag: latest\n")
-        tag = "latest"
+    repo, tag = _resolve_tag(ctx, ref, opts.bool("all_tags"), opts.bool("quiet"))
     query: dict[str, Any] = {"tag": tag or None, "platform": opts.str("platform") or None}
     resp = ctx.client.request("POST", _image_path(repo, "/push"), query,
                               headers={"X-Registry-Auth": registry_auth_header(ref)})
