@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from cove.cli.errors import CliError, DaemonError, StatusExit, UsageError
+from cove.cli.errors import CliError, StatusExit, UsageError
 from cove.cli.flags import HelpRequested
 
 TYPE_CHECKING = False
@@ -176,11 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         sys.stderr.write(e.render(e.command or f"cove {display}"))
         return e.exit_code
-    except DaemonError as e:
+    except CliError as e:  # str() of a DaemonError is "Error response from daemon: ..."
         ctx.err(f"{e}\n")
-        return e.exit_code
-    except CliError as e:
-        ctx.err(f"{e.message}\n")
         return e.exit_code
     except KeyboardInterrupt:
         return 130

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cove.cli.errors import CliError, DaemonError
+from cove.cli.errors import CliError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,12 +20,8 @@ def for_each(ctx: Context, names: list[str], action: Callable[[str], str | None]
     for name in names:
         try:
             shown = action(name)
-        except DaemonError as e:
+        except CliError as e:  # str() of a DaemonError is "Error response from daemon: ..."
             ctx.err(f"{e}\n")
-            failed = True
-            continue
-        except CliError as e:
-            ctx.err(f"{e.message}\n")
             failed = True
             continue
         if shown is not None:

@@ -421,13 +421,18 @@ def copy_to_output(ctx: Context, chunks: Any, output: str) -> None:
         raise CliError(f"failed to save to {output}: {e.strerror or e}") from None
 
 
-def cmd_export(ctx: Context, argv: list[str]) -> int:
-    opts, (name,) = EXPORT.parse(argv)
-    resp = ctx.client.request("GET", _path(name, "/export"))
+def download(ctx: Context, path: str, query: dict[str, Any] | None, output: str) -> None:
+    """GET ``path`` into ``-o FILE`` or stdout (export, save)."""
+    resp = ctx.client.request("GET", path, query)
     try:
-        copy_to_output(ctx, resp.iter_body(), opts.str("output"))
+        copy_to_output(ctx, resp.iter_body(), output)
     finally:
         resp.close()
+
+
+def cmd_export(ctx: Context, argv: list[str]) -> int:
+    opts, (name,) = EXPORT.parse(argv)
+    download(ctx, _path(name, "/export"), None, opts.str("output"))
     return 0
 
 

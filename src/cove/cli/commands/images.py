@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cove.cli.commands import check_filter, confirm, filters_json
-from cove.cli.commands.containers import copy_to_output, split_reference
+from cove.cli.commands.containers import download, split_reference
 from cove.cli.errors import CliError, UsageError
 from cove.cli.flags import BOOL, LIST, STRING, Flag, FlagSet
 from cove.cli.transport import quote
@@ -279,12 +279,8 @@ SAVE = FlagSet("cove save", "[OPTIONS] IMAGE [IMAGE...]", "Save one or more imag
 
 def cmd_save(ctx: Context, argv: list[str]) -> int:
     opts, names = SAVE.parse(argv)
-    resp = ctx.client.request("GET", "/images/get", {"names": names,
-                                                     "platform": opts.str("platform") or None})
-    try:
-        copy_to_output(ctx, resp.iter_body(), opts.str("output"))
-    finally:
-        resp.close()
+    download(ctx, "/images/get", {"names": names, "platform": opts.str("platform") or None},
+             opts.str("output"))
     return 0
 
 

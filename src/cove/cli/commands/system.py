@@ -62,22 +62,19 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
     if fmt and fmt != "json":
         template = _parse_template(fmt)
     found: list[Any] = []
-    failed = False
-    for name in names:
-        try:
-            found.append(_inspect_one(ctx, name, kind, opts.bool("size"), daemon_errors))
-        except DaemonError as e:
-            ctx.err(f"{e}\n")
-            failed = True
-            continue
-        except CliError as e:
-            ctx.err(f"{e.message}\n")
-            failed = True
-            continue
-        if template is not None:
-            from cove.cli.inspect_types import typed
 
-            ctx.out(template.execute(typed(found[-1])) + "\n")
+    def inspect(name: str) -> str | None:
+        doc = _inspect_one(ctx, name, kind, opts.bool("size"), daemon_errors)
+        found.append(doc)
+        if template is None:
+            return None
+        from cove.cli.inspect_types import typed
+
+        return str(template.execute(typed(doc)))
+
+    from cove.cli.commands import for_each
+
+    code = for_each(ctx, names, inspect)
     if template is not None:
         if not found:
             ctx.out("\n")  # docker flushes an empty line when nothing matched
@@ -87,7 +84,7 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
         ctx.out(to_json(found) + "\n")  # one compact array, as docker 28
     else:
         ctx.out(_dump_indented(found) + "\n")
-    return 1 if failed else 0
+    return code
 
 
 def _parse_template(fmt: str, error: str = "template parsing error") -> Any:
