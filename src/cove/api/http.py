@@ -45,6 +45,14 @@ class BodyReader:
         """Up to ``size`` bytes; b"" at the end of the body."""
         if self._done:
             return b""
+        try:
+            return self._read(size)
+        except BaseException:
+            # A broken body is never read again (the connection closes after the answer).
+            self._done = True
+            raise
+
+    def _read(self, size: int) -> bytes:
         if not self._chunked:
             data = self._stream.read(min(size, self._left))
             if not data:

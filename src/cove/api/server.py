@@ -168,8 +168,22 @@ class Connection:
             log.exception("connection failed")
         finally:
             if not self.hijacked:
-                with contextlib.suppress(OSError):
-                    self.sock.close()
+                self._lingering_close()
+
+    def _lingering_close(self) -> None:
+        """Close so that a client still sending (a refused request) reads our answer:
+        closing with unread input would reset the connection and drop the response."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.settimeout(0.5)
+            left = 1 << 20
+            while left > 0:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                left -= len(data)
+        with contextlib.suppress(OSError):
+            self.sock.close()
 
     def _serve_one(self) -> bool:
         req: Request | None = None
@@ -196,7 +210,7 @@ class Connection:
             keep_alive = False
         if isinstance(resp, HijackedResponse) or self.hijacked:
             return False
-        if req is not None and not isinstance(resp, StreamResponse):
+        if keep_alive and req is not None and not isinstance(resp, StreamResponse):
             # Whatever the handler left unread must not be parsed as the next request.
             try:
                 req.body.drain()

@@ -65,7 +65,8 @@ class OciRuntime:
             if "does not exist" in message or "not found" in message:
                 raise NotFound(message)
             if "not running" in message or "not stopped" in message or \
-                    "not paused" in message or "is paused" in message:
+                    "not paused" in message or "is paused" in message or \
+                    "is stopped" in message:
                 raise FailedPrecondition(message)
             raise OciRuntimeError(message)
         return proc.stdout

@@ -74,17 +74,17 @@ def register(router: Router, ctx: DaemonContext) -> None:
             "IndexServerAddress": "https://index.docker.io/v1/",
             "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"],
                                "Mirrors": []},
-            "GenericResources": None, "DockerRootDir": ctx.config.root,
+            "GenericResources": [], "DockerRootDir": ctx.config.root,
             "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Name": uname.nodename,
             "Labels": [], "ExperimentalBuild": False, "ServerVersion": VERSION,
             "Runtimes": {name: {"path": name} for name in
                          ("cove-runtime", "runc", "crun", *ctx.config.runtimes)},
             "DefaultRuntime": ctx.config.default_runtime, "Swarm": {
                 "LocalNodeState": "inactive", "ControlAvailable": False, "NodeID": "",
-                "NodeAddr": "", "Error": "", "RemoteManagers": None},
+                "NodeAddr": "", "Error": "", "RemoteManagers": []},
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init",
             "SecurityOptions": ["name=seccomp,profile=builtin", "name=no-new-privileges"],
-            "Warnings": None,
+            "Warnings": [],
         })
 
     @router.get("/events")

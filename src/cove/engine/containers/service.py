@@ -28,7 +28,7 @@ from cove.engine.containers.model import Container
 from cove.engine.containers.store import ContainerStore, validate_name
 from cove.engine.events import EventLog
 from cove.engine.oci_runtime import OciRuntime, find_runtime
-from cove.errors import Conflict, InvalidArgument, NotFound, NotModified
+from cove.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, NotModified
 
 if TYPE_CHECKING:
     from cove.engine.containers.specs import SpecBuilder
@@ -547,7 +547,11 @@ class ContainerService:
             if number in (signal_mod.SIGKILL, signal_mod.SIGTERM, signal_mod.SIGINT):
                 c.state.stopped_by_user = True
                 self._save(c)
-            self.runtime(c.runtime).kill(c.id, number)
+            try:
+                self.runtime(c.runtime).kill(c.id, number)
+            except FailedPrecondition:
+                raise Conflict(f"Cannot kill container: {c.id}: Container {c.id} is not "
+                               "running") from None
         self.events.emit("container", "kill", c.id, self._attrs(c, signal=str(number)))
         return c
 
@@ -574,7 +578,9 @@ class ContainerService:
                 timeout = c.config.get("StopTimeout")
                 if timeout is None:
                     timeout = DEFAULT_STOP_TIMEOUT
-            with contextlib.suppress(NotFound):
+            # Already gone (it exited between our check and the signal): the wait
+            # below sees the exit.
+            with contextlib.suppress(NotFound, FailedPrecondition):
                 rt.kill(c.id, number)
         killed = False
         if timeout < 0:
@@ -593,17 +599,18 @@ class ContainerService:
 
     def _wait_exit(self, c: Container, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._changed:
-            while c.state.running and c.state.status != model.RESTARTING:
+        while True:
+            with self._changed:
+                if not c.state.running or c.state.status == model.RESTARTING:
+                    return True
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
                 self._changed.wait(timeout=min(left, 1.0) if left is not None else 1.0)
-                # The watcher may have missed nothing, but a monitor killed by an
-                # outsider is noticed here too.
-                if c.state.running and not monitor.process_alive(c.state.monitor_pid):
-                    self._on_monitor_exit(c.id)
-        return True
+            # Outside the condition: the exit handler takes the container lock and then
+            # the condition, so holding the condition here would deadlock with it.
+            if c.state.running and not monitor.process_alive(c.state.monitor_pid):
+                self._on_monitor_exit(c.id)
 
     def wait(self, ref: str, condition: str = "not-running",
              cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
@@ -613,10 +620,8 @@ class ContainerService:
         with self._changed:
             if condition == "next-exit":
                 # Docker waits for the next exit even if the container is not running now.
-                started = c.state.started_at
                 finished = c.state.finished_at
-                while c.state.finished_at == finished or (c.state.started_at == started and \
-                        c.state.finished_at == finished):
+                while c.state.finished_at == finished:
                     if cancelled is not None and cancelled():
                         break
                     self._changed.wait(timeout=0.5)

@@ -80,7 +80,8 @@ def config_view(body: dict[str, Any], merged: MergedConfig) -> dict[str, Any]:
         out["MacAddress"] = body["MacAddress"]
     if body.get("Shell"):
         out["Shell"] = body["Shell"]
-    return out
+    # Unset fields are left out: the API schema allows no nulls in ContainerConfig.
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def host_config_view(host_config: dict[str, Any]) -> dict[str, Any]:
@@ -93,9 +94,10 @@ def host_config_view(host_config: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
     if not (out["RestartPolicy"] or {}).get("Name"):
         out["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
-    for key in ("Binds", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "CapAdd",
-                "CapDrop", "SecurityOpt", "Devices", "Ulimits", "GroupAdd"):
-        out.setdefault(key, None)
+    for key in ("Dns", "DnsOptions", "DnsSearch", "Devices", "Ulimits"):
+        # Lists the API schema does not allow to be null; Docker shows them empty.
+        if out.get(key) is None:
+            out[key] = []
     for key, value in (("Privileged", False), ("ReadonlyRootfs", False),
                        ("PublishAllPorts", False), ("AutoRemove", False),
                        ("ShmSize", 64 * 1024 * 1024), ("Memory", 0), ("NanoCpus", 0),
