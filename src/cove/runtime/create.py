@@ -314,19 +314,16 @@ def _with_device_defaults(linux: dict[str, Any],
                           defaults: Callable[[], list[dict[str, Any]]]) -> dict[str, Any] | None:
     """The config's resources, with device rules completed the way runc does.
 
-    A config that restricts devices (typically "deny all" first) still gets its
-    own linux.devices and the always-present ones (/dev/null, /dev/zero, ...,
-    /dev/pts) allowed, after its rules so that they win.
+    A config that restricts devices (typically "deny all" first) still gets the
+    always-present ones (/dev/null, /dev/zero, ..., /dev/pts) allowed, after its
+    rules so that they win.
     """
     resources: dict[str, Any] | None = linux.get("resources")
     if not resources or not resources.get("devices"):
         return resources
+    # linux.devices nodes get no rule of their own, as in runc: the config's rules say
+    # what may be done with them (Docker's --device x:y:r allows reads only).
     rules = list(resources["devices"])
-    for dev in linux.get("devices") or []:
-        if dev.get("type") in ("c", "b", "u"):
-            rules.append({"allow": True, "type": "b" if dev["type"] == "b" else "c",
-                          "major": dev.get("major"), "minor": dev.get("minor"),
-                          "access": "rwm"})
     rules.extend(defaults())
     return dict(resources, devices=rules)
 

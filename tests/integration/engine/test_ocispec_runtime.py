@@ -213,9 +213,6 @@ def test_devices_and_sysctls(runtime: Runtime, tmp_path: Path, rootfs: Path) -> 
     assert out.split() == ["4", "1234", "80", "1"], out
 
 
-@pytest.mark.xfail(strict=True, reason="cove-runtime's create._with_device_defaults allows "
-                                       "rwm for every linux.devices node; runc does not, "
-                                       "and Docker's CgroupPermissions rely on that")
 @pytest.mark.skipif(not _LATENCY.exists(), reason="no /dev/cpu_dma_latency on this host")
 def test_read_only_device_cannot_be_written(runtime: Runtime, tmp_path: Path,
                                             rootfs: Path) -> None:
