@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cove.engine.oci_runtime import OciRuntimeError
+from cove.engine.oci_runtime import OciRuntimeError, runtime_message
 from cove.errors import CoveError
 
 log = logging.getLogger("cove.engine.monitor")
@@ -129,8 +129,8 @@ def launch(req: MonitorRequest) -> tuple[int, int]:
         raise MonitorError(f"conmon exited without reporting (see {req.paths.monitor_log})")
     pid = message.get("data")
     if not isinstance(pid, int) or pid <= 0:
-        raise OciRuntimeError(str(message.get("message") or "the container could not be created")
-                            .strip())
+        detail = runtime_message(str(message.get("message") or ""))
+        raise OciRuntimeError(f"OCI runtime create failed: {detail}")
     with open(req.paths.conmon_pidfile) as f:
         conmon_pid = int(f.read().strip())
     return conmon_pid, pid

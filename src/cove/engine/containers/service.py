@@ -317,7 +317,18 @@ class ContainerService:
             if c.state.status == model.REMOVING:
                 raise Conflict(f"container {c.id} is marked for removal and cannot be started")
             c.state.stopped_by_user = False
-            self._start_locked(c)
+            error: Exception | None = None
+            try:
+                self._start_locked(c)
+            except Exception as e:
+                error = e
+        if error is not None:
+            # Docker removes an --rm container whose start failed (it never exits, so
+            # no auto-removal would follow), then reports the start's error.
+            if c.host_config.get("AutoRemove"):
+                with contextlib.suppress(Exception):
+                    self.remove(c.id, force=True)
+            raise error
         return c
 
     def _start_locked(self, c: Container) -> None:

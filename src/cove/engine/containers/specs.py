@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cove.engine.ocispec import (
+    HostInfo,
     MergedConfig,
     SpecOptions,
     build_spec,
@@ -92,6 +93,10 @@ def host_config_view(host_config: dict[str, Any]) -> dict[str, Any]:
         out["LogConfig"] = {"Type": "json-file", "Config": (out.get("LogConfig") or {})
                             .get("Config") or {}}
     out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    memory = out.get("Memory") or 0
+    if memory > 0 and not out.get("MemorySwap"):
+        # Docker's default: as much swap as memory (the limit counts both).
+        out["MemorySwap"] = 2 * memory
     if not (out["RestartPolicy"] or {}).get("Name"):
         out["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
     for key in ("Dns", "DnsOptions", "DnsSearch", "Devices", "Ulimits"):
@@ -113,13 +118,17 @@ class SpecBuilder:
                  resolver: Resolver | None = None) -> None:
         self.cgroup_parent = cgroup_parent
         self.resolver = resolver
+        # Online CPUs, cap_last_cap, hostname...: probed once, not per container.
+        self.host = HostInfo.probe()
 
     def plan(self, body: dict[str, Any], image_config: dict[str, Any], *,
              container_id: str) -> Plan:
         request = parse_create_request(body)
         check_request(request)
         merged = merge_config(request.config, parse_image_config(image_config or None),
-                              container_id=container_id)
+                              container_id=container_id,
+                              network_mode=request.host_config.network_mode,
+                              host_hostname=self.host.hostname)
         return Plan(config_view(body, merged),
                     host_config_view(dict(body.get("HostConfig") or {})),
                     merged.path, list(merged.argv[1:]))
@@ -133,5 +142,8 @@ class SpecBuilder:
             rootfs=c.rootfs, container_id=c.id, cgroup_parent=self.cgroup_parent,
             hostname_path=c.hostname_path, hosts_path=c.hosts_path,
             resolv_conf_path=c.resolv_conf_path, init_path=init_path,
-            namespace_resolver=self.resolver))
+            namespace_resolver=self.resolver, host=self.host,
+            # The record holds generated values (Hostname) that the create-time
+            # conflict checks would take for the user's.
+            recheck_request=False))
         return built.spec
