@@ -12,10 +12,11 @@ COVE_PIP_VERSION=24.3.1
 # python3-venv: the venv; busybox-static: the test image; runc, crun: reference
 # runtimes for the benchmark; linux-libc-dev: UAPI headers for
 # scripts/gen_syscall_table.py; docker-registry, skopeo, zstd: registry and layer tests (issue 3);
-# conmon: the engine's per-container monitor; tini: its --init (tini-static); iproute2: network checks; procps: `ps` for
+# conmon: the engine's per-container monitor; tini: its --init (tini-static);
+# python3-yaml: reads the Engine API's swagger for the response-schema tests; iproute2: network checks; procps: `ps` for
 # `cove-runtime ps`; time: GNU time, which bench/runtime.py starts runtimes
 # with to read their own peak RSS; jq: handy for reading `state` output.
-COVE_APT_PACKAGES=(python3-venv busybox-static runc crun linux-libc-dev iproute2 procps time jq docker-registry skopeo zstd conmon tini)
+COVE_APT_PACKAGES=(python3-venv busybox-static runc crun linux-libc-dev iproute2 procps time jq docker-registry skopeo zstd conmon tini python3-yaml)
 
 cove_say() {
     printf '==> %s\n' "$*" >&2

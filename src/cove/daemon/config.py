@@ -68,6 +68,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tlskey", default=None)
     p.add_argument("--insecure-tcp", action="store_true", default=None,
                    help="allow a tcp:// host without TLS (anyone who can reach it is root)")
+    p.add_argument("--certs-dir", default=None,
+                   help="per-registry CAs and client certificates (default /etc/cove/certs.d)")
     p.add_argument("--cgroup-parent", default=None,
                    help="parent cgroup of the containers' cgroups (default /cove)")
     p.add_argument("--snapshotter", "--storage-driver", dest="snapshotter", default=None,
@@ -96,7 +98,7 @@ _FILE_KEYS = {
     "tls": "tls", "tlsverify": "tls_verify", "tlscacert": "tls_ca", "tlscert": "tls_cert",
     "tlskey": "tls_key", "storage-driver": "snapshotter", "snapshotter": "snapshotter",
     "runtimes": "runtimes", "log-opts": "log_opts", "log-driver": None, "debug": None,
-    "init-path": "init_path", "cgroup-parent": "cgroup_parent",
+    "init-path": "init_path", "cgroup-parent": "cgroup_parent", "certs-dir": "certs_dir",
 }
 
 
@@ -126,7 +128,7 @@ def load(argv: list[str]) -> DaemonConfig:
         else:
             setattr(cfg, attr, value)
     for attr in ("root", "exec_root", "hosts", "default_runtime", "log_level", "group",
-                 "tls", "snapshotter", "insecure_tcp", "cgroup_parent"):
+                 "tls", "snapshotter", "insecure_tcp", "cgroup_parent", "certs_dir"):
         value = getattr(args, attr)
         if value is not None:
             setattr(cfg, attr, value)

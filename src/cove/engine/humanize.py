@@ -17,7 +17,8 @@ def human_duration(seconds: float) -> str:
         return "About a minute"
     if minutes < 60:
         return f"{minutes} minutes"
-    hours = round(s / 3600)
+    # Half up, as Go's math.Round (Python's round() goes to even: 2.5 h -> 2).
+    hours = int(s / 3600 + 0.5)
     if hours == 1:
         return "About an hour"
     if hours < 48:

@@ -175,3 +175,15 @@ def test_restart_policy_on_failure(engine: Engine) -> None:
         time.sleep(0.1)
     assert info["RestartCount"] == 2
     assert info["State"]["ExitCode"] == 3  # type: ignore[index]
+
+
+def test_cove_stop_says_when_pid1_ignored_the_signal(engine: Engine) -> None:
+    assert engine.cove("run", "-d", "--name", "deaf", "busybox", "sleep", "100").returncode == 0
+    proc = engine.cove("stop", "-t", "1", "deaf")
+    assert proc.returncode == 0
+    assert proc.stdout == b"deaf\n"
+    assert b"ignored the stop signal" in proc.stderr and b"--init" in proc.stderr
+    assert engine.cove("run", "-d", "--init", "--name", "hears", "busybox", "sleep",
+                       "100").returncode == 0
+    proc = engine.cove("stop", "-t", "5", "hears")
+    assert proc.returncode == 0 and proc.stderr == b""

@@ -83,7 +83,19 @@ def _stop_like(ctx: Context, argv: list[str], flags: FlagSet, verb: str) -> int:
     opts, names = flags.parse(argv)
     query: dict[str, Any] = {"t": opts.int("time") if opts.is_set("time") else None,
                              "signal": opts.str("signal") or None}
-    return _each_call(ctx, names, "POST", f"/{verb}", query)
+
+    def act(name: str) -> str:
+        resp = ctx.client.request("POST", _path(name, f"/{verb}"), query)
+        resp.read()
+        resp.close()
+        if resp.headers.get("x-cove-stop-signal-ignored") == "true":
+            # Beyond docker: say why the stop took the whole grace period.
+            ctx.err(f"{name}: the container's main process (PID 1) ignored the stop signal "
+                    "and was killed (exit 137) when the grace period ended; run it with "
+                    "--init, or handle the signal in the program (--stop-signal chooses "
+                    "another one)\n")
+        return name
+    return for_each(ctx, names, act)
 
 
 def _each_call(ctx: Context, names: list[str], method: str, suffix: str,
