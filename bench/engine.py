@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.dockerd_fixtures import DOCKERD, DockerD  # noqa: E402
 from tests.engine_fixtures import Engine, load_busybox  # noqa: E402
 from tests.image_fixtures import tar_tree  # noqa: E402
 
@@ -41,7 +41,6 @@ from cove.images.archive import save  # noqa: E402
 from cove.images.busybox_image import build_busybox_image  # noqa: E402
 
 DOCKER = "/usr/local/bin/docker"
-DOCKERD = "/usr/sbin/dockerd"
 COVE = str(REPO / ".venv" / "bin" / "cove")
 
 
@@ -77,62 +76,6 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {proc.stderr.decode().strip()}")
     return elapsed
-
-
-class DockerD:
-    def __init__(self, top: Path) -> None:
-        self.top = top
-        self.sock = top / "docker.sock"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def env(self) -> dict[str, str]:
-        return dict(os.environ, DOCKER_HOST=f"unix://{self.sock}",
-                    DOCKER_CONFIG=str(self.top / "cfg"))
-
-    def start(self) -> None:
-        log = open(self.top / "dockerd.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [DOCKERD, "--data-root", str(self.top / "root"), "--exec-root",
-             str(self.top / "exec"), "--pidfile", str(self.top / "dockerd.pid"),
-             "-H", f"unix://{self.sock}", "--bridge=none", "--iptables=false",
-             "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
-             "--cgroup-parent", "/cove-bench-docker"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        for _ in range(300):
-            if subprocess.run([DOCKER, "version"], env=self.env(), capture_output=True,
-                              check=False).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("dockerd did not start: see " + str(self.top / "dockerd.log"))
-
-    def own_pids(self) -> list[int]:
-        """dockerd and the containerd it started."""
-        assert self.proc is not None
-        pids = [self.proc.pid]
-        for pid in pids_named("containerd"):
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
-                if str(self.top).encode() in f.read():
-                    pids.append(pid)
-        return pids
-
-    def shim_pids(self) -> list[int]:
-        out = []
-        for pid in pids_named("containerd-shim"):
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
-                if str(self.top).encode() in f.read():
-                    out.append(pid)
-        return out
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def busybox_docker_tar(path: Path) -> None:

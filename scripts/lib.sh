@@ -13,10 +13,12 @@ COVE_PIP_VERSION=24.3.1
 # runtimes for the benchmark; linux-libc-dev: UAPI headers for
 # scripts/gen_syscall_table.py; docker-registry, skopeo, zstd: registry and layer tests (issue 3);
 # conmon: the engine's per-container monitor; tini: its --init (tini-static);
-# python3-yaml: reads the Engine API's swagger for the response-schema tests; iproute2: network checks; procps: `ps` for
+# python3-yaml: reads the Engine API's swagger for the response-schema tests;
+# docker.io: a reference dockerd for the interop tests and bench/engine.py (never started as
+# a service: see cove_install_system_packages); iproute2: network checks; procps: `ps` for
 # `cove-runtime ps`; time: GNU time, which bench/runtime.py starts runtimes
 # with to read their own peak RSS; jq: handy for reading `state` output.
-COVE_APT_PACKAGES=(python3-venv busybox-static runc crun linux-libc-dev iproute2 procps time jq docker-registry skopeo zstd conmon tini python3-yaml)
+COVE_APT_PACKAGES=(python3-venv busybox-static runc crun linux-libc-dev iproute2 procps time jq docker-registry skopeo zstd conmon tini python3-yaml docker.io)
 
 cove_say() {
     printf '==> %s\n' "$*" >&2
@@ -45,7 +47,16 @@ cove_install_system_packages() {
     cove_say "apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq </dev/null >/dev/null || { sleep 5; apt-get update -qq </dev/null >/dev/null; }
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+    # Packages with services (docker.io) must not start them: a host dockerd would add
+    # its bridge and iptables rules. policy-rc.d refuses every start during the install.
+    local policy=/usr/sbin/policy-rc.d made_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+    fi
+    local rc=0
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null || rc=$?
+    [[ $made_policy -eq 1 ]] && rm -f "$policy"
+    return $rc
 }
 
 # A fingerprint of everything the venv's contents depend on: when it is
