@@ -92,8 +92,9 @@ def plan_update(body: dict[str, Any], host_config: dict[str, Any],
         if memory < 0:
             raise InvalidArgument(f"invalid Memory: {memory} (must be >= 0)")
         # Docker's rule: a new memory limit above the swap limit already set needs a new
-        # swap limit too (an unlimited (-1) or unset (0) swap is never below).
-        if swap == 0 and cur["MemorySwap"] > 0 and memory > cur["MemorySwap"]:
+        # swap limit too (an unlimited swap, -1, is never below; an unset one, 0, is, as in
+        # moby: `docker update -m` alone is refused for a container made without -m).
+        if swap == 0 and cur["MemorySwap"] != -1 and memory > cur["MemorySwap"]:
             raise Conflict("Memory limit should be smaller than already set memoryswap "
                            "limit, update the memoryswap at the same time")
         plan.changes["Memory"] = memory

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -100,9 +101,11 @@ def test_daemon_json_log_opts_are_the_default(busybox_layer_tar: bytes) -> None:
         assert status == 201
         cid = body["Id"]
         engine.request("POST", f"/containers/{cid}/start")
-        import time
         time.sleep(2.5)
         engine.request("POST", f"/containers/{cid}/kill")
+        # Rotation stops with the container; let one that was under way finish.
+        engine.request("POST", f"/containers/{cid}/wait")
+        time.sleep(0.5)
         log_path = Path(engine.request("GET", f"/containers/{cid}/json")[1]["LogPath"])
         names = sorted(p.name for p in log_path.parent.iterdir()
                        if p.name.startswith(log_path.name))

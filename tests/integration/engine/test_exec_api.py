@@ -422,6 +422,11 @@ def test_exec_events(engine: Engine, sleeper: str) -> None:
     since = time.time()
     eid = _create_exec(engine, sleeper, Cmd=["sh", "-c", "exit 3"], AttachStdout=True)
     _start_hijacked(engine, eid, {})
+    # The stream can end a moment before the exit is recorded (and exec_die emitted).
+    deadline = time.monotonic() + 10
+    while engine.request("GET", f"/exec/{eid}/json")[1]["Running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     status, raw = engine.request("GET", f"/events?since={since:.3f}&until={time.time():.3f}")
     assert status == 200
     text = raw.decode() if isinstance(raw, bytes) else json.dumps(raw)

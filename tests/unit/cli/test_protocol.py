@@ -50,7 +50,9 @@ CONTAINER = {"Id": CID, "Names": ["/web"], "Image": "busybox", "Command": "sleep
 
 
 def test_ps_table_from_chunked_reply(daemon: FakeDaemon) -> None:
-    body = json.dumps([CONTAINER]).encode()
+    # Created two minutes before this test (not before the module's import: the suite
+    # can run for minutes in between).
+    body = json.dumps([dict(CONTAINER, Created=int(time.time()) - 120)]).encode()
     daemon.route("GET", "/containers/json",
                  Reply(body=[body[:7], body[7:30], body[30:]], chunked=True))
     r = cove(daemon, "ps", "-a", "--filter", "status=running", "--filter", "label=tier")

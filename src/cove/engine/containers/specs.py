@@ -81,8 +81,9 @@ def config_view(body: dict[str, Any], merged: MergedConfig) -> dict[str, Any]:
         out["MacAddress"] = body["MacAddress"]
     if body.get("Shell"):
         out["Shell"] = body["Shell"]
-    # Unset fields are left out: the API schema allows no nulls in ContainerConfig.
-    return {k: v for k, v in out.items() if v is not None}
+    # Unset Cmd, Entrypoint, Volumes, OnBuild stay null, as Docker answers (its clients'
+    # typed structs read null as empty; the swagger does not mark them nullable).
+    return out
 
 
 def host_config_view(host_config: dict[str, Any]) -> dict[str, Any]:
