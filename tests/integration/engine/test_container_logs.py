@@ -43,7 +43,10 @@ def test_json_file_logs_rotate_within_bounds(engine: Engine) -> None:
     engine.request("POST", f"/containers/{cid}/wait")
     time.sleep(0.5)
     files = sorted(p.name for p in log_path.parent.iterdir() if p.name.startswith(log_path.name))
-    assert files == [log_path.name, log_path.name + ".1", log_path.name + ".2"]
+    # Rotated twice at least, never more than max-file files. (A rotation caught by the
+    # kill leaves no new live file: conmon ended before reopening it.)
+    assert {log_path.name + ".1", log_path.name + ".2"} <= set(files)
+    assert set(files) <= {log_path.name, log_path.name + ".1", log_path.name + ".2"}
     for name in files:
         # Rotated at max-size, checked 5 times a second.
         assert os.path.getsize(log_path.parent / name) <= 32 * 1024 + 64 * 1024

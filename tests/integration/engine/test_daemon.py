@@ -109,7 +109,10 @@ def test_daemon_json_log_opts_are_the_default(busybox_layer_tar: bytes) -> None:
         log_path = Path(engine.request("GET", f"/containers/{cid}/json")[1]["LogPath"])
         names = sorted(p.name for p in log_path.parent.iterdir()
                        if p.name.startswith(log_path.name))
-        assert names == [log_path.name, log_path.name + ".1"]
+        # Rotated at least once, never more than max-file files. (A rotation caught by
+        # the kill leaves no new live file: conmon ended before reopening it.)
+        assert log_path.name + ".1" in names
+        assert set(names) <= {log_path.name, log_path.name + ".1"}
 
 
 @pytest.mark.parametrize("path", ["/v1.99/version", "/v1.12/version"])
