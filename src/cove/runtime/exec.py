@@ -216,6 +216,7 @@ def _exec_child(chan: Channel, proc: dict[str, Any], seccomp_prog: Any, console_
 
         os.setsid()
         master, slave = terminal.open_pty()
+        terminal.set_size(master, proc.get("consoleSize"))
         terminal.attach_slave(slave, console=False)
         terminal.send_master(console_fd, master)
         os.close(master)

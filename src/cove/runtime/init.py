@@ -206,6 +206,7 @@ def _setup_terminal(plan: InitPlan) -> None:
     from cove.runtime import terminal
 
     master, slave = terminal.open_pty()
+    terminal.set_size(master, plan.process.get("consoleSize"))
     terminal.attach_slave(slave, console=True)
     if plan.console_fd >= 0:
         terminal.send_master(plan.console_fd, master)

@@ -33,6 +33,16 @@ def open_pty() -> tuple[int, str]:
     return master, f"/dev/pts/{num}"
 
 
+def set_size(fd: int, console_size: object) -> None:
+    """Apply process.consoleSize ({"height", "width"}) before the process starts: a program
+    that asks for its size at once must not see 0x0 (engines resize only later)."""
+    if not isinstance(console_size, dict):
+        return
+    rows, cols = console_size.get("height"), console_size.get("width")
+    if isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
 def attach_slave(slave_path: str, console: bool) -> None:
     """Make the slave this process' controlling terminal and stdio; bind it to /dev/console."""
     slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)

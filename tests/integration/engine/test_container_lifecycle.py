@@ -5,7 +5,14 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.engine_fixtures import Engine, busybox_layer_tar, coved_fixture, engine_fixture
+from tests.engine_fixtures import (
+    COVE,
+    DOCKER,
+    Engine,
+    busybox_layer_tar,
+    coved_fixture,
+    engine_fixture,
+)
 
 __all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture"]
 
@@ -187,3 +194,19 @@ def test_cove_stop_says_when_pid1_ignored_the_signal(engine: Engine) -> None:
                        "100").returncode == 0
     proc = engine.cove("stop", "-t", "5", "hears")
     assert proc.returncode == 0 and proc.stderr == b""
+
+
+def test_a_tty_has_the_client_size_from_the_start(engine: Engine) -> None:
+    # `stty size` runs before any resize request can arrive: the size comes from
+    # HostConfig.ConsoleSize through process.consoleSize.
+    import os
+    import subprocess
+    env = engine.env()
+    for cmd in (f"stty rows 30 cols 100; {DOCKER} run -it --rm busybox stty size",
+                f"stty rows 31 cols 90; {COVE} -H {engine.host} run -it --rm busybox stty size"):
+        proc = subprocess.run(["script", "-qc", cmd, os.devnull], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                              check=False)
+        assert proc.returncode == 0, proc.stdout
+        # (The docker CLI under script may echo a ^@ first.)
+        assert proc.stdout.replace(b"^@", b"").strip() in (b"30 100", b"31 90"), proc.stdout
