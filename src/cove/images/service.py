@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -69,6 +69,7 @@ from cove.snapshots import (
     choose_snapshotter,
     mounted,
 )
+from cove.snapshots.changes import without_mount_points
 
 log = logging.getLogger(__name__)
 
@@ -787,11 +788,14 @@ class ImageService:
             raise NotFound(f"No such container: {container_id}")
         return key
 
-    def changes(self, container_id: str) -> list[dict[str, Any]]:
+    def changes(self, container_id: str, *,
+                mount_points: Collection[str] = ()) -> list[dict[str, Any]]:
         """docker diff: the Engine API's ``[{"Path": "/etc/x", "Kind": 0|1|2}]``
-        (modified, added, deleted) of the container's root filesystem, by path."""
+        (modified, added, deleted) of the container's root filesystem, by path.
+        ``mount_points``: the container's mount targets, whose stubs are not changes."""
         key = self._container_key(container_id)
-        return [c.to_dict() for c in self.snapshotter.changes(key)]
+        diff = without_mount_points(self.snapshotter.changes(key), mount_points)
+        return [c.to_dict() for c in diff]
 
     def commit(
         self,
@@ -803,6 +807,7 @@ class ImageService:
         author: str | None = None,
         comment: str | None = None,
         created_by: str | None = None,
+        mount_points: Collection[str] = (),
     ) -> ImageRecord:
         """docker commit: the container's changes as a new layer on its image.
 
@@ -826,7 +831,8 @@ class ImageService:
             host = host_platform()
             base = ImageConfig(architecture=host.architecture, os=host.os, diff_ids=(),
                                variant=host.variant)
-        diff = self.snapshotter.changes(key)
+        # The stubs the runtime made to mount over are not the container's work.
+        diff = without_mount_points(self.snapshotter.changes(key), mount_points)
         created = _rfc3339(time.time_ns())
         with self.metadata.lease(labels={"commit": container_id}) as lease:
             layers = list(base_layers)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from cove.snapshots.layers import find_in_lowers
@@ -233,3 +233,27 @@ def _finish(changes: list[Change]) -> list[Change]:
 
 
 __all__ = ["Change", "ChangeKind", "differs", "overlay_changes", "tree_changes"]
+
+
+def without_mount_points(changes: list[Change], mount_points: Collection[str]) -> list[Change]:
+    """The changes minus the stubs a runtime made to mount over (Docker's init layer).
+
+    A bind target such as /etc/hosts or /sbin/docker-init that the image lacked is
+    created empty in the container's layer by the runtime; Docker keeps those in an
+    init layer that diff and commit never show. Here they are dropped when they were
+    added, and so are directories reported modified only because of them.
+    """
+    points = {p.rstrip("/") or "/" for p in mount_points}
+    kept = [c for c in changes if not (c.kind == ChangeKind.ADDED and c.path in points)]
+    dropped = {c.path for c in changes if c not in kept}
+    if not dropped:
+        return changes
+    others = [c.path for c in kept]
+
+    def only_for_stubs(directory: str) -> bool:
+        prefix = directory.rstrip("/") + "/"
+        below_stub = any(d.startswith(prefix) for d in dropped)
+        below_other = any(o.startswith(prefix) for o in others if o != directory)
+        return below_stub and not below_other
+
+    return [c for c in kept if not (c.kind == ChangeKind.MODIFIED and only_for_stubs(c.path))]

@@ -210,3 +210,18 @@ def test_a_tty_has_the_client_size_from_the_start(engine: Engine) -> None:
         assert proc.returncode == 0, proc.stdout
         # (The docker CLI under script may echo a ^@ first.)
         assert proc.stdout.replace(b"^@", b"").strip() in (b"30 100", b"31 90"), proc.stdout
+
+
+def test_diff_and_commit_leave_out_mount_stubs(engine: Engine) -> None:
+    # busybox has no /etc/resolv.conf and no /sbin/docker-init: the runtime makes empty
+    # files to bind over. Docker keeps those in an init layer that diff never shows.
+    assert engine.docker("run", "-d", "--init", "--name", "stubs", "busybox", "sleep",
+                         "100").returncode == 0
+    assert engine.docker("exec", "stubs", "sh", "-c", "echo hi > /newfile").returncode == 0
+    assert engine.docker("diff", "stubs").stdout == b"A /newfile\n"
+    assert engine.docker("commit", "stubs", "stubs:1").returncode == 0
+    proc = engine.docker("run", "--rm", "stubs:1", "sh", "-c",
+                         "cat /newfile; test -e /sbin/docker-init || echo no-init-stub")
+    assert proc.stdout == b"hi\nno-init-stub\n", proc.stderr
+    engine.docker("rm", "-f", "stubs")
+    engine.docker("rmi", "stubs:1")

@@ -8,13 +8,15 @@ service does the work on the container's snapshot (``ImageService.commit``,
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cove.api.http import BadRequest, Request, Response, StreamResponse, json_response
 from cove.api.router import Router
-from cove.engine.containers.model import PAUSED
+from cove.engine.containers.model import PAUSED, Container
 from cove.engine.image_stream import piped, worker_service
 from cove.errors import NotFound
 from cove.images.reference import parse_reference
@@ -26,6 +28,18 @@ if TYPE_CHECKING:
     from cove.images.service import ImageService
 
 log = logging.getLogger(__name__)
+
+
+def _mount_points(c: Container) -> list[str]:
+    """The container's mount targets (from its OCI spec): the runtime's stubs for them
+    are Docker's "init layer", which diff and commit leave out."""
+    try:
+        with open(os.path.join(c.bundle, "config.json")) as f:
+            spec = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return [str(m.get("destination", "")) for m in spec.get("mounts") or []
+            if isinstance(m, dict) and m.get("destination")]
 
 
 def _commit_name(repo: str, tag: str) -> str | None:
@@ -91,7 +105,8 @@ def register(router: Router, ctx: DaemonContext) -> None:
             record = images.commit(
                 c.id, name, config=_run_config(c, overrides), changes=changes,
                 author=req.arg("author") or None, comment=req.arg("comment") or None,
-                created_by=" ".join([c.path, *c.args]).strip() or None)
+                created_by=" ".join([c.path, *c.args]).strip() or None,
+                mount_points=_mount_points(c))
         familiar = parse_reference(name).familiar() if name else ""
         ctx.events.emit("container", "commit", c.id,
                         {"name": c.name, "image": c.image, "imageID": record.id,
@@ -102,7 +117,7 @@ def register(router: Router, ctx: DaemonContext) -> None:
     def changes(req: Request) -> Response:
         c = containers.get(req.params["id"])
         _has_rootfs(images, c)
-        return json_response(images.changes(c.id))
+        return json_response(images.changes(c.id, mount_points=_mount_points(c)))
 
     @router.get("/containers/{id}/export")
     def export(req: Request) -> Response:
