@@ -82,6 +82,7 @@ def build(cfg: object) -> tuple[object, object]:
     from cove.engine.events import EventLog
     from cove.engine.images import ThreadLocalImages
     from cove.engine.units import parse_bytes
+    from cove.engine.volumes import VolumeService
     from cove.images.service import ImageService
 
     assert isinstance(cfg, DaemonConfig)
@@ -97,7 +98,11 @@ def build(cfg: object) -> tuple[object, object]:
         runtimes=cfg.runtimes, log_max_size=parse_bytes(cfg.log_opts.get("max-size", "10m")),
         log_max_file=int(cfg.log_opts.get("max-file", "3")), init_path=cfg.init_path)
     containers = ContainerService(engine_cfg, images, SpecBuilder(cfg.cgroup_parent), events)
+    volumes = VolumeService(cfg.root, users=lambda: [(c.id, c.mounts)
+                                                     for c in containers.store.all()])
+    containers.volumes = volumes
     ctx = DaemonContext(cfg, images, containers, events, time.time())
+    ctx.services["volumes"] = volumes
     router = Router()
     system_handlers.register(router, ctx)
     container_handlers.register(router, ctx)
@@ -108,7 +113,8 @@ def build(cfg: object) -> tuple[object, object]:
 def _register_optional(router: object, ctx: object) -> None:
     """Handler modules that other parts of the engine add (images, exec, archive...)."""
     import importlib
-    for name in ("images", "image_commit", "exec", "archive", "container_extras"):
+    for name in ("images", "image_commit", "exec", "archive", "container_extras",
+                 "volumes"):
         try:
             module = importlib.import_module(f"cove.api.handlers.{name}")
         except ModuleNotFoundError as e:

@@ -27,11 +27,12 @@ from cove.engine.containers.logs import LogQuery, stream_logs
 from cove.engine.containers.model import Container
 from cove.engine.containers.store import ContainerStore, validate_name
 from cove.engine.events import EventLog
-from cove.engine.oci_runtime import OciRuntime, find_runtime
+from cove.engine.oci_runtime import LibraryRuntime, OciRuntime, find_runtime
 from cove.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, NotModified
 
 if TYPE_CHECKING:
     from cove.engine.containers.specs import SpecBuilder
+    from cove.engine.volumes import VolumeService
     from cove.images.service import ImageService
 
 log = logging.getLogger("cove.engine.containers")
@@ -127,6 +128,8 @@ class ContainerService:
         # follows the output until this changes.
         self._ends: dict[str, int] = {}
         self.listeners: list[ContainerListener] = []
+        # Named and anonymous volumes (set by the daemon; None: volume mounts refused).
+        self.volumes: VolumeService | None = None
         specs.resolver = self._namespace_of
         self.watcher = monitor.ExitWatcher(self._on_monitor_exit)
         self.rotator = LogRotator(self._rotation_targets)
@@ -138,7 +141,11 @@ class ContainerService:
         if rt is None:
             table = self.config.runtimes or {}
             path = find_runtime(table.get(name, name))
-            rt = OciRuntime(path, os.path.join(self.config.exec_root, "runtime", name))
+            root = os.path.join(self.config.exec_root, "runtime", name)
+            # Cove's own runtime is also a library of this process: its verbs other than
+            # create and exec run in-process (see LibraryRuntime).
+            own = name in ("cove-runtime", "cove") and name not in table
+            rt = LibraryRuntime(path, root) if own else OciRuntime(path, root)
             self._runtimes[name] = rt
         return rt
 
