@@ -13,6 +13,7 @@ import os
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -78,7 +79,8 @@ def connect_attach_socket(paths: MonitorPaths, cid: str) -> socket.socket:
 def attach(c_log_path: str | None, paths: MonitorPaths, cid: str, client: socket.socket,
            rfile: BinaryIO, streams: AttachStreams, tty: bool, detach_keys: bytes,
            log_offset: int, running: Callable[[], bool],
-           mon: socket.socket | None = None) -> None:
+           mon: socket.socket | None = None,
+           idle: Callable[[float], None] = time.sleep) -> None:
     """Proxy until the container ends, the client leaves, or it types the detach keys.
 
     Output comes from the log file, followed from ``log_offset``: conmon writes every
@@ -98,7 +100,7 @@ def attach(c_log_path: str | None, paths: MonitorPaths, cid: str, client: socket
     try:
         if c_log_path is not None:
             _output_from_log(c_log_path, client, streams, tty, log_offset,
-                             lambda: running() and not done.is_set(), done)
+                             lambda: running() and not done.is_set(), done, idle)
         elif mon is not None:
             _output_from_socket(mon, client, streams, tty, done)
     except OSError:
@@ -144,7 +146,8 @@ def _pump_stdin(rfile: BinaryIO, client: socket.socket, mon: socket.socket,
 
 
 def _output_from_log(path: str, client: socket.socket, streams: AttachStreams, tty: bool,
-                     offset: int, running: Callable[[], bool], done: threading.Event) -> None:
+                     offset: int, running: Callable[[], bool], done: threading.Event,
+                     idle: Callable[[float], None]) -> None:
     from cove.engine.containers.logs import LogQuery, stream_logs
     query = LogQuery(stdout=streams.stdout, stderr=streams.stderr, follow=True,
                      start_offset=offset)
@@ -152,7 +155,7 @@ def _output_from_log(path: str, client: socket.socket, streams: AttachStreams, t
         while running():
             done.wait(0.2)
         return
-    chunks = stream_logs(path, query, tty, running)
+    chunks = stream_logs(path, query, tty, running, idle)
     try:
         for chunk in chunks:
             if done.is_set():

@@ -229,7 +229,8 @@ def _stream_attach(containers: ContainerService, c: Container, sock: socket.sock
             mon = None
         finally:
             pending.connected.set()
-    attach(log_path, paths, c.id, sock, rfile, streams, tty, detach, offset, running, mon)
+    attach(log_path, paths, c.id, sock, rfile, streams, tty, detach, offset, running, mon,
+           lambda t: containers.idle_until_run_ends(c.id, generation, t))
 
 
 def _json_line(value: Any) -> bytes:

@@ -142,8 +142,8 @@ def render(rec: LogRecord, q: LogQuery, tty: bool) -> bytes:
     return data if tty else frame(rec.stream, data)
 
 
-def stream_logs(path: str, q: LogQuery, tty: bool,
-                still_running: Callable[[], bool]) -> Generator[bytes, None, None]:
+def stream_logs(path: str, q: LogQuery, tty: bool, still_running: Callable[[], bool],
+                idle: Callable[[float], None] = time.sleep) -> Generator[bytes, None, None]:
     """The log as the API sends it; with ``follow``, keeps reading until the container ends.
 
     The live file is opened once and read to its end for the history, then followed
@@ -158,7 +158,7 @@ def stream_logs(path: str, q: LogQuery, tty: bool,
         try:
             if live is not None:
                 live.seek(min(q.start_offset, os.fstat(live.fileno()).st_size))
-            yield from _follow(path, live, asm, q, tty, still_running)
+            yield from _follow(path, live, asm, q, tty, still_running, idle)
         finally:
             if live is not None:
                 live.close()
@@ -188,14 +188,17 @@ def stream_logs(path: str, q: LogQuery, tty: bool,
         for rec in history:
             yield render(rec, q, tty)
         if q.follow:
-            yield from _follow(path, live, asm, q, tty, still_running)
+            yield from _follow(path, live, asm, q, tty, still_running, idle)
     finally:
         if live is not None:
             live.close()
 
 
 def _follow(path: str, f: BinaryIO | None, asm: _Assembler, q: LogQuery, tty: bool,
-            still_running: Callable[[], bool]) -> Iterator[bytes]:
+            still_running: Callable[[], bool],
+            idle: Callable[[float], None] = time.sleep) -> Iterator[bytes]:
+    """``idle(seconds)`` waits for more output; the daemon's returns early when the
+    container ends, so a follower (attach, logs -f) is not a poll interval late."""
     inode = os.fstat(f.fileno()).st_ino if f is not None else None
     opened: list[BinaryIO] = []
     try:
@@ -206,7 +209,7 @@ def _follow(path: str, f: BinaryIO | None, asm: _Assembler, q: LogQuery, tty: bo
                 except FileNotFoundError:
                     if not still_running():
                         return
-                    time.sleep(0.1)
+                    idle(0.1)
                     continue
                 opened.append(f)
                 inode = os.fstat(f.fileno()).st_ino
@@ -241,7 +244,7 @@ def _follow(path: str, f: BinaryIO | None, asm: _Assembler, q: LogQuery, tty: bo
                     if rec is not None and _wanted(rec, q):
                         yield render(rec, q, tty)
                 return
-            time.sleep(0.05)
+            idle(0.05)
     finally:
         for handle in opened:
             handle.close()

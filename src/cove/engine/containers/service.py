@@ -33,6 +33,7 @@ from cove.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound,
 if TYPE_CHECKING:
     from cove.engine.containers.specs import SpecBuilder
     from cove.engine.volumes import VolumeService
+    from cove.engine.volumes.service import Hold
     from cove.images.service import ImageService
 
 log = logging.getLogger("cove.engine.containers")
@@ -225,26 +226,60 @@ class ContainerService:
             path=plan.path, args=plan.args)
         self.store.reserve(c)
         cdir = self.store.dir_of(cid)
+        created_volumes: list[str] = []
         try:
-            c.bundle = os.path.join(self.exec_dir, cid)
-            os.makedirs(c.bundle, mode=0o700, exist_ok=True)
-            c.rootfs = os.path.join(cdir, "rootfs")
-            os.makedirs(c.rootfs, mode=0o755, exist_ok=True)
-            c.log_path = os.path.join(cdir, f"{cid}-json.log")
-            c.hostname_path = os.path.join(cdir, "hostname")
-            c.hosts_path = os.path.join(cdir, "hosts")
-            c.resolv_conf_path = os.path.join(cdir, "resolv.conf")
-            self._write_etc_files(c)
-            self.images.prepare_rootfs(image_ref, cid)
-            self._mount_rootfs(c)
-            # A full spec now: every remaining error (users, devices) surfaces at create.
-            self._write_spec(c)
-            self._save(c)
+            stack = contextlib.ExitStack()
+            with stack:
+                c.bundle = os.path.join(self.exec_dir, cid)
+                os.makedirs(c.bundle, mode=0o700, exist_ok=True)
+                c.rootfs = os.path.join(cdir, "rootfs")
+                os.makedirs(c.rootfs, mode=0o755, exist_ok=True)
+                c.log_path = os.path.join(cdir, f"{cid}-json.log")
+                c.hostname_path = os.path.join(cdir, "hostname")
+                c.hosts_path = os.path.join(cdir, "hosts")
+                c.resolv_conf_path = os.path.join(cdir, "resolv.conf")
+                self._write_etc_files(c)
+                self.images.prepare_rootfs(image_ref, cid)
+                self._mount_rootfs(c)
+                if self.volumes is not None:
+                    # Held until the record names them: no prune takes them meanwhile.
+                    hold = stack.enter_context(self.volumes.hold())
+                    created_volumes = self._plan_volumes(c, hold)
+                # A full spec now: every remaining error (users, devices) surfaces at create.
+                self._write_spec(c)
+                self._save(c)
         except BaseException:
             self._undo_create(c)
+            if self.volumes is not None and created_volumes:
+                discard_volumes(self.volumes, created_volumes)
             raise
         self.events.emit("container", "create", cid, self._attrs(c))
         return c
+
+    def _plan_volumes(self, c: Container, hold: Hold) -> list[str]:
+        """Inspect's Mounts for ``c``, with its volumes made and filled from the image;
+        returns the volumes made for it (to remove if the create fails later)."""
+        assert self.volumes is not None
+        plan = plan_mounts(self.volumes, hold, c.config, c.host_config,
+                           lambda ref: self.get(ref).mounts)
+        c.mounts = plan.mounts
+        for name, destination in plan.copy_up:
+            copy_image_content(c.rootfs, destination, self.volumes.get(name).mountpoint)
+        return plan.created
+
+    def _remove_anonymous_volumes(self, c: Container) -> None:
+        assert self.volumes is not None
+        for m in c.mounts:
+            name = str(m.get("Name") or "")
+            if m.get("Type") != "volume" or not name:
+                continue
+            try:
+                if self.volumes.get(name).anonymous:
+                    self.volumes.remove(name)
+            except Exception as e:
+                # Another container still uses it (VolumesFrom), or it is gone: Docker
+                # keeps the container's removal and says nothing either.
+                log.info("volume %s of %s kept: %s", name, c.id, e)
 
     def _undo_create(self, c: Container) -> None:
         with contextlib.suppress(Exception):
@@ -343,6 +378,10 @@ class ContainerService:
         # A previous run's runtime state (after a daemon crash) would block create.
         rt.delete(c.id, force=True)
         self._mount_rootfs(c)
+        if self.volumes is not None:
+            for m in c.mounts:
+                if m.get("Type") == "volume":
+                    self.volumes.mountpoint(str(m.get("Name")))  # a device volume's mount
         self._write_spec(c)
         paths = self.paths(c)
         with contextlib.suppress(FileNotFoundError):
@@ -394,6 +433,12 @@ class ContainerService:
 
     def run_generation(self, cid: str) -> int:
         return self._ends.get(cid, 0)
+
+    def idle_until_run_ends(self, cid: str, generation: int, seconds: float) -> None:
+        """Sleep up to ``seconds``, less if the run ``generation`` of ``cid`` ends."""
+        with self._changed:
+            if self._ends.get(cid, 0) == generation:
+                self._changed.wait(seconds)
 
     def _run_ended(self, cid: str) -> None:
         self._ends[cid] = self._ends.get(cid, 0) + 1
@@ -738,6 +783,8 @@ class ContainerService:
             self.store.release(c)
             self._backoff.pop(c.id, None)
         self._changed_now()
+        if volumes and self.volumes is not None:
+            self._remove_anonymous_volumes(c)
         self._tell("container_removed", c)
         self.events.emit("container", "destroy", c.id, self._attrs(c))
 
@@ -756,8 +803,10 @@ class ContainerService:
         if log_type == "none":
             raise InvalidArgument(
                 'configured logging driver does not support reading')
+        generation = self.run_generation(c.id)
         return c, stream_logs(c.log_path, query, bool(c.config.get("Tty")),
-                              lambda: c.state.running and self._exists(c.id))
+                              lambda: c.state.running and self._exists(c.id),
+                              lambda t: self.idle_until_run_ends(c.id, generation, t))
 
     # -- daemon start and stop -------------------------------------------------------------
 

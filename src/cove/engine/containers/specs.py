@@ -24,6 +24,7 @@ from cove.engine.ocispec import (
     parse_create_request,
     parse_image_config,
 )
+from cove.engine.volumes.resolve import resolved_host_config
 from cove.errors import FailedPrecondition
 
 if TYPE_CHECKING:
@@ -135,7 +136,8 @@ class SpecBuilder:
                     merged.path, list(merged.argv[1:]))
 
     def build(self, c: Container, *, init_path: str | None) -> dict[str, Any]:
-        body = dict(c.config, HostConfig=c.host_config)
+        # Volumes as the host directories the create resolved (the record's Mounts).
+        body = dict(c.config, HostConfig=resolved_host_config(c.host_config, c.mounts))
         request = parse_create_request(body)
         if request.host_config.init and (not init_path or not os.path.exists(init_path)):
             raise FailedPrecondition(f"--init needs an init binary; {init_path} is missing")

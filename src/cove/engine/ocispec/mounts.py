@@ -1,6 +1,6 @@
 """The container's mounts: Docker's defaults, the daemon's /etc files, the init binary,
-and the user's Binds, Mounts and Tmpfs (bind mounts of host paths and tmpfs; named
-volumes come with the volume service).
+and the user's Binds, Mounts and Tmpfs (bind mounts of host paths, tmpfs, and volumes,
+whose host directories the volume service resolved at create: ``VolumeSources``).
 
 Parsing is separate from the one side effect Docker has here: a missing host
 directory of a ``-v /host:/ctr`` bind is created. :func:`user_mounts` only
@@ -11,14 +11,28 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cove.engine.ocispec.request import HostConfig, MountRequest
 from cove.errors import InvalidArgument, Unsupported
 
-__all__ = ["DEFAULT_SHM_SIZE", "INIT_PATH", "UserMounts", "default_mounts", "tmpfs_options",
-           "user_mounts"]
+__all__ = ["DEFAULT_SHM_SIZE", "INIT_PATH", "ExtraVolume", "UserMounts", "VolumeSource",
+           "absolute_target", "default_mounts", "parse_bind", "tmpfs_options", "user_mounts"]
+
+# A volume's host directory for a destination (as the volume service resolved it).
+VolumeSource = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class ExtraVolume:
+    """A mount the request does not name itself: an anonymous volume for Config.Volumes
+    (the image's VOLUME, ``-v /path``) or one taken over by VolumesFrom."""
+
+    destination: str
+    source: str
+    read_only: bool = False
 
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 INIT_PATH = "/sbin/docker-init"
@@ -94,7 +108,7 @@ class UserMounts:
     missing_bind_sources: list[str]  # host dirs to create (Binds' docker behaviour)
 
 
-def _absolute_target(path: str, where: str, what: str) -> str:
+def absolute_target(path: str, where: str, what: str) -> str:
     if not path.startswith("/"):
         raise InvalidArgument(f"invalid {where}: invalid mount path: '{path}' mount path "
                               "must be absolute")
@@ -119,30 +133,36 @@ def _bind(source: str, target: str, *, read_only: bool, propagation: str,
     return _mount(target, "bind", source, options)
 
 
-def _parse_bind(spec: str, index: int) -> tuple[str, str, list[str]]:
+def parse_bind(spec: str, index: int, *,
+               volume_source: VolumeSource | None = None) -> tuple[str, str, list[str]]:
+    """(source, target, modes) of one Binds entry; a source that is no absolute path
+    names a volume (refused when ``volume_source`` is None: no volume service)."""
     where = f"HostConfig.Binds[{index}]"
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise InvalidArgument(f"invalid {where}: invalid volume specification: '{spec}'")
     source, target = parts[0], parts[1]
     modes = parts[2].split(",") if len(parts) == 3 and parts[2] else []
-    if not source.startswith("/"):
-        raise Unsupported(f"{where}: named volume \"{source}\" for {target}: named volumes are "
-                          "not supported yet (a later version of Cove adds them); bind-mount "
-                          "a host path instead")
+    named = not source.startswith("/")
+    if named and volume_source is None:
+        raise Unsupported(f"{where}: named volume \"{source}\" for {target}: this daemon has "
+                          "no volume service; bind-mount a host path instead")
     rw_modes = [m for m in modes if m in ("ro", "rw")]
     props = [m for m in modes if m in _PROPAGATIONS]
     for m in modes:
         if m not in (*_PROPAGATIONS, "ro", "rw", "z", "Z", "nocopy", "consistent", "cached",
                      "delegated"):
             raise InvalidArgument(f"invalid {where}: invalid mode: {parts[2]}")
-    if len(rw_modes) > 1 or len(props) > 1 or "nocopy" in modes:
+    if len(rw_modes) > 1 or len(props) > 1 or ("nocopy" in modes and not named) or \
+            (named and props):
         raise InvalidArgument(f"invalid {where}: invalid mode: {parts[2]}")
     return source, target, modes
 
 
-def user_mounts(host: HostConfig) -> UserMounts:
-    """Binds, Mounts and Tmpfs as spec mounts; one destination at most once."""
+def user_mounts(host: HostConfig, volume_source: VolumeSource | None = None,
+                extra: Sequence[ExtraVolume] = ()) -> UserMounts:
+    """Binds, Mounts and Tmpfs as spec mounts, then the ``extra`` volumes at destinations
+    still free; one destination at most once."""
     mounts: list[dict[str, Any]] = []
     missing: list[str] = []
     seen: dict[str, str] = {}
@@ -156,32 +176,40 @@ def user_mounts(host: HostConfig) -> UserMounts:
 
     for i, spec in enumerate(host.binds):
         where = f"HostConfig.Binds[{i}]"
-        source, target, modes = _parse_bind(spec, i)
-        target = _absolute_target(target, where, "bind")
-        source = posixpath.normpath(source)
-        if not os.path.lexists(source):
-            missing.append(source)
+        source, target, modes = parse_bind(spec, i, volume_source=volume_source)
+        target = absolute_target(target, where, "bind")
+        if not source.startswith("/") and volume_source is not None:
+            source = volume_source(target)
+        else:
+            source = posixpath.normpath(source)
+            if not os.path.lexists(source):
+                missing.append(source)
         prop = next((m for m in modes if m in _PROPAGATIONS), "")
         add(_bind(source, target, read_only="ro" in modes, propagation=prop), where)
     for m in host.mounts:
-        add(_api_mount(m, missing), m.where)
+        add(_api_mount(m, missing, volume_source), m.where)
     for path, options in host.tmpfs.items():
         where = f"HostConfig.Tmpfs[{path}]"
-        target = _absolute_target(path, where, "tmpfs")
+        target = absolute_target(path, where, "tmpfs")
         add(_mount(target, "tmpfs", "tmpfs", tmpfs_options(options, where)), where)
+    for volume in extra:
+        if volume.destination not in seen:
+            add(_bind(volume.source, volume.destination, read_only=volume.read_only,
+                      propagation=""), f"volume {volume.destination}")
     # Parents before children (/data before /data/cache), whatever the request's order,
     # so no mount is hidden by one made later above it; stable for equal depths.
     mounts.sort(key=lambda m: len([c for c in m["destination"].split("/") if c]))
     return UserMounts(mounts, missing)
 
 
-def _api_mount(m: MountRequest, missing: list[str]) -> dict[str, Any]:
+def _api_mount(m: MountRequest, missing: list[str],
+               volume_source: VolumeSource | None) -> dict[str, Any]:
     kind = m.type
     where = m.where
     if not m.target:
         raise InvalidArgument(f"invalid {where}: invalid mount config for type \"{kind}\": "
                               "field Target must not be empty")
-    target = _absolute_target(m.target, where, kind)
+    target = absolute_target(m.target, where, kind)
     if kind == "bind":
         if not m.source:
             raise InvalidArgument(f"invalid {where}: invalid mount config for type \"bind\": "
@@ -222,8 +250,16 @@ def _api_mount(m: MountRequest, missing: list[str]) -> dict[str, Any]:
         given.extend("=".join(o) for o in m.tmpfs_options)
         return _mount(target, "tmpfs", "tmpfs", tmpfs_options(",".join(given), where))
     if kind == "volume":
-        raise Unsupported(f"{where}: volume mounts are not supported yet (a later version of "
-                          "Cove adds them); use a bind mount of a host path")
+        if volume_source is None:
+            raise Unsupported(f"{where}: this daemon has no volume service; use a bind mount "
+                              "of a host path")
+        if m.tmpfs_size or m.tmpfs_mode or m.tmpfs_options:
+            raise InvalidArgument(f"invalid {where}: invalid mount config for type "
+                                  "\"volume\": TmpfsOptions must not be specified")
+        if m.propagation:
+            raise InvalidArgument(f"invalid {where}: invalid mount config for type "
+                                  "\"volume\": BindOptions must not be specified")
+        return _bind(volume_source(target), target, read_only=m.read_only, propagation="")
     if kind in ("npipe", "cluster", "image"):
         raise Unsupported(f"{where}: mount type \"{kind}\" is not supported on Linux by Cove")
     raise InvalidArgument(f"invalid {where}: invalid mount config: mount type unknown: "

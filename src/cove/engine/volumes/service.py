@@ -180,25 +180,44 @@ class VolumeService:
     # -- containers ------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def hold(self, names: Iterable[str]) -> Iterator[None]:
-        """Count ``names`` as in use while a container that mounts them is made."""
-        held = list(names)
-        with self._lock:
-            self._held.update(held)
+    def hold(self, names: Iterable[str] = ()) -> Iterator[Hold]:
+        """Count ``names`` (and those added to the hold) as in use while a container that
+        mounts them is made; its record takes over once written."""
+        hold = Hold(self)
+        for name in names:
+            hold.add(name)
         try:
-            yield
+            yield hold
         finally:
-            with self._lock:
-                self._held.subtract(held)
-                for n in held:
-                    if self._held[n] <= 0:
-                        del self._held[n]
+            hold.release()
 
     def mountpoint(self, name: str) -> str:
         """The host directory to bind into a container (mounting the device first)."""
         volume = self.get(name)
         local.mount(name, volume.options, volume.mountpoint)
         return volume.mountpoint
+
+
+class Hold:
+    """Volumes a container create is about to use (see ``VolumeService.hold``)."""
+
+    def __init__(self, service: VolumeService) -> None:
+        self._service = service
+        self.names: builtins.list[str] = []
+
+    def add(self, name: str) -> None:
+        with self._service._lock:
+            self._service._held[name] += 1
+        self.names.append(name)
+
+    def release(self) -> None:
+        held = self._service._held
+        with self._service._lock:
+            for name in self.names:
+                held[name] -= 1
+                if held[name] <= 0:
+                    del held[name]
+        self.names = []
 
 
 def _created_now() -> str:
