@@ -88,7 +88,7 @@ def test_refused_request_creates_nothing(rootfs: Path, tmp_path: Path) -> None:
     (["/a:/b:rx"], InvalidArgument, "invalid mode: rx"),
     (["/a:/b:ro,rw"], InvalidArgument, "invalid mode: ro,rw"),
     (["/a:/b", "/c:/b/"], InvalidArgument, "Duplicate mount point: /b"),
-    (["vol:/data"], Unsupported, "named volumes are not supported yet"),
+    (["vol:/data"], Unsupported, "no volume service"),
     (["/a:/proc/sys"], InvalidArgument, 'cannot be mounted because it is located inside'),
 ])
 def test_bind_errors(rootfs: Path, binds: list[str], error: type[Exception],
@@ -128,7 +128,7 @@ def test_api_mounts(rootfs: Path, tmp_path: Path) -> None:
     ({"Type": "tmpfs", "Source": "/", "Target": "/x"}, InvalidArgument,
      "Source must not be specified"),
     ({"Type": "volume", "Source": "v", "Target": "/x"}, Unsupported,
-     "volume mounts are not supported yet"),
+     "no volume service"),
     ({"Type": "npipe", "Source": "p", "Target": "/x"}, Unsupported, "npipe"),
     ({"Type": "weird", "Target": "/x"}, InvalidArgument, "mount type unknown"),
 ])
@@ -394,3 +394,22 @@ def test_missing_working_dir_is_made_inside_the_rootfs(rootfs: Path, tmp_path: P
     (rootfs / "file").write_text("")
     with pytest.raises(InvalidArgument, match="not a directory"):
         build(rootfs, WorkingDir="/file/sub")
+
+
+def test_volumes_resolved_by_the_volume_service() -> None:
+    from cove.engine.ocispec.mounts import ExtraVolume, user_mounts
+    from cove.engine.ocispec.request import parse_create_request
+    host = parse_create_request({"Image": "x", "HostConfig": {
+        "Binds": ["vol:/data:ro,nocopy"],
+        "Mounts": [{"Type": "volume", "Source": "v2", "Target": "/m"}]}}).host_config
+    out = user_mounts(host, volume_source=lambda dest: f"/vols{dest}",
+                      extra=[ExtraVolume("/anon", "/vols/anon"), ExtraVolume("/m", "/other")])
+    by_dest = {m["destination"]: m for m in out.mounts}
+    assert by_dest["/data"] == {"destination": "/data", "type": "bind",
+                                "source": "/vols/data", "options": ["rbind", "rprivate", "ro"]}
+    assert by_dest["/m"]["source"] == "/vols/m"  # the request's own mount wins
+    assert by_dest["/anon"]["source"] == "/vols/anon"
+    assert out.missing_bind_sources == []
+    with pytest.raises(InvalidArgument, match="invalid mode"):
+        user_mounts(parse_create_request({"Image": "x", "HostConfig": {
+            "Binds": ["/host:/data:nocopy"]}}).host_config, volume_source=lambda d: d)

@@ -28,6 +28,9 @@ from cove.engine.containers.model import Container
 from cove.engine.containers.store import ContainerStore, validate_name
 from cove.engine.events import EventLog
 from cove.engine.oci_runtime import LibraryRuntime, OciRuntime, find_runtime
+from cove.engine.volumes.container_mounts import discard as discard_volumes
+from cove.engine.volumes.container_mounts import plan_mounts
+from cove.engine.volumes.copyup import copy_image_content
 from cove.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, NotModified
 
 if TYPE_CHECKING:
@@ -129,6 +132,9 @@ class ContainerService:
         # follows the output until this changes.
         self._ends: dict[str, int] = {}
         self.listeners: list[ContainerListener] = []
+        # Set by the prune handlers: creates and prunes exclude each other (prune_lock.py).
+        self.create_guard: Callable[[], contextlib.AbstractContextManager[object]] = (
+            contextlib.nullcontext)
         # Named and anonymous volumes (set by the daemon; None: volume mounts refused).
         self.volumes: VolumeService | None = None
         specs.resolver = self._namespace_of
@@ -197,6 +203,12 @@ class ContainerService:
     # -- create ----------------------------------------------------------------------------
 
     def create(self, body: dict[str, Any], name: str | None) -> Container:
+        # Shared with other creates, exclusive of prunes: the image (and volumes) looked
+        # up below cannot be pruned before the records that keep them are written.
+        with self.create_guard():
+            return self._create(body, name)
+
+    def _create(self, body: dict[str, Any], name: str | None) -> Container:
         if not isinstance(body, dict):
             raise InvalidArgument("container config must be a JSON object")
         image_ref = body.get("Image")
