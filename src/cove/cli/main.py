@@ -60,6 +60,11 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "inspect": ("system", "cmd_image_inspect"), "prune": ("images", "cmd_image_prune"),
     },
     "system": {"info": COMMANDS["info"], "events": COMMANDS["events"]},
+    "volume": {
+        "create": ("volumes", "cmd_volume_create"), "ls": ("volumes", "cmd_volume_ls"),
+        "list": ("volumes", "cmd_volume_ls"), "inspect": ("volumes", "cmd_volume_inspect"),
+        "rm": ("volumes", "cmd_volume_rm"), "remove": ("volumes", "cmd_volume_rm"),
+    },
 }
 
 USAGE = """
@@ -78,6 +83,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   system      Manage Cove
+  volume      Manage volumes
 
 Commands:
   {commands}

@@ -106,3 +106,31 @@ def test_docker_sdk(vengine: Engine) -> None:
         assert client.volumes.list() == []
     finally:
         client.close()
+
+
+def test_cove_cli_matches_docker(vengine: Engine) -> None:
+    r = vengine.cove("volume", "create", "--label", "team=a", "--name", "cv1")
+    assert r.returncode == 0 and r.stdout == b"cv1\n", r.stderr
+    r = vengine.cove("volume", "create", "cv2")
+    assert r.returncode == 0 and r.stdout == b"cv2\n", r.stderr
+    for args in (["volume", "ls"], ["volume", "ls", "-q"],
+                 ["volume", "ls", "--filter", "label=team=a"],
+                 ["volume", "ls", "--filter", "name=2", "--format", "{{.Name}} {{.Driver}}"],
+                 ["volume", "ls", "--format", "table {{.Name}}\t{{.Labels}}\t{{.Scope}}"],
+                 ["volume", "inspect", "cv1"],
+                 ["volume", "inspect", "-f", "{{.Name}} {{.Mountpoint}}", "cv1", "cv2"]):
+        ours, theirs = vengine.cove(*args), vengine.docker(*args)
+        assert theirs.returncode == 0, theirs.stderr
+        assert (ours.returncode, ours.stdout) == (0, theirs.stdout), (args, ours.stderr)
+    r = vengine.cove("volume", "inspect", "nosuch")
+    assert r.returncode == 1 and b"no such volume" in r.stderr
+    r = vengine.cove("volume", "ls", "--filter", "bogus")
+    assert r.returncode == 125
+    r = vengine.cove("volume", "create", "--opt", "noequals", "x1")
+    assert r.returncode == 125
+    cid = vengine.docker("create", "-v", "cv1:/d", "busybox", "true").stdout.decode().strip()
+    r = vengine.cove("volume", "rm", "cv1", "cv2")
+    assert r.returncode == 1 and r.stdout == b"cv2\n"
+    assert f"volume is in use - [{cid}]".encode() in r.stderr
+    r = vengine.cove("volume", "rm", "-f", "nosuch")
+    assert r.returncode == 0 and r.stdout == b"nosuch\n"
