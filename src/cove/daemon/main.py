@@ -113,7 +113,7 @@ def build(cfg: object) -> tuple[object, object]:
 def _register_optional(router: object, ctx: object) -> None:
     """Handler modules that other parts of the engine add (images, exec, archive...)."""
     import importlib
-    for name in ("images", "image_commit", "exec", "archive", "container_extras",
+    for name in ("prune", "images", "image_commit", "exec", "archive", "container_extras",
                  "volumes"):
         try:
             module = importlib.import_module(f"cove.api.handlers.{name}")
