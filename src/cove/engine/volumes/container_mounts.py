@@ -20,7 +20,7 @@ from cove.engine.ocispec.mounts import absolute_target, parse_bind, user_mounts
 from cove.engine.ocispec.request import parse_create_request
 from cove.engine.volumes.model import ANONYMOUS_LABEL, validate_name
 from cove.engine.volumes.service import Hold, VolumeService
-from cove.errors import InvalidArgument
+from cove.errors import InvalidArgument, Unsupported
 
 log = logging.getLogger("cove.engine.volumes.mounts")
 
@@ -114,8 +114,8 @@ def _plan(volumes: VolumeService, hold: Hold, config: Mapping[str, Any],
                                 mode=",".join(modes), propagation=prop or "rprivate"))
             continue
         validate_name(source)
-        mode = ",".join(m for m in modes if m != "nocopy")
-        wanted.append(_Wanted(target, source, read_only, mode or "z",
+        # Docker shows the mode as written ("nocopy" too), "z" when none was.
+        wanted.append(_Wanted(target, source, read_only, ",".join(modes) or "z",
                               nocopy="nocopy" in modes))
     for i, raw in enumerate(host_config.get("Mounts") or []):
         where = f"HostConfig.Mounts[{i}]"
@@ -131,6 +131,9 @@ def _plan(volumes: VolumeService, hold: Hold, config: Mapping[str, Any],
             binds.append(_point("tmpfs", target, "", rw=not read_only))
         elif kind == "volume":
             options = raw.get("VolumeOptions") or {}
+            if options.get("Subpath"):
+                raise Unsupported(f"{where}: VolumeOptions.Subpath (volume-subpath) is not "
+                                  "supported by Cove yet; mount the whole volume")
             driver = options.get("DriverConfig") or {}
             name = str(raw.get("Source") or "")
             if name:
