@@ -2,7 +2,7 @@
 
 ``until`` is a Go duration ago (``24h``, ``1h30m``, ``90s``), an RFC 3339 time (also a bare
 date or a time without a zone, read as UTC) or unix seconds (``1700000000.5``); objects
-created at or after it stay.  ``label=k`` / ``label=k=v`` must all match; ``label!=k`` /
+created after it stay.  ``label=k`` / ``label=k=v`` must all match; ``label!=k`` /
 ``label!=k=v`` leave an object out when every one of them matches (moby's MatchKVList).
 Unknown keys and unreadable values are refused before anything is removed.
 """
@@ -93,7 +93,7 @@ class PruneFilter:
 
     def matches(self, labels: Mapping[str, str] | None, created: float | None = None) -> bool:
         labels = labels or {}
-        if created is not None and any(created >= u for u in self.until):
+        if created is not None and any(created > u for u in self.until):
             return False
         if not all(_label_matches(labels, e) for e in self.labels):
             return False
