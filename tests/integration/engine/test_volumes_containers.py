@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,11 +212,12 @@ def test_volume_driver_options_tmpfs(vengine: Engine) -> None:
     assert not os.path.exists(mountpoint)
 
 
-def test_volumes_survive_daemon_restart(vengine: Engine) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_volumes_survive_daemon_restart(vengine: Engine, sig: int) -> None:
     _ok(vengine.docker("run", "--rm", "-v", "durable:/d", "busybox", "sh", "-c",
                        "echo persisted > /d/f"))
     cid = _ok(vengine.docker("create", "-v", "durable:/d", "busybox", "cat", "/d/f")).strip()
-    vengine.stop()
+    vengine.stop(sig)  # SIGKILL: a crash, the records must be whole
     vengine.start()
     assert [v["Name"] for v in _volumes(vengine)] == ["durable"]
     r = vengine.docker("volume", "rm", "durable")

@@ -143,3 +143,34 @@ def test_volume_documents_match_docker(engine: Engine, dockerd: DockerD) -> None
     finally:
         engine.docker("volume", "rm", "-f", "pdoc")
         _docker(dockerd, "volume", "rm", "-f", "pdoc")
+
+
+# Unlike dockerd, coved refuses bad --tmpfs options at create, not at start (see
+# test_volumes_containers.py).
+BAD = [
+    (["-v", "pvb:rel"], "must be absolute"),
+    (["-v", "bad!name:/x"], "invalid characters for a local volume name"),
+    (["-v", "pvd1:/same", "-v", "pvd2:/same"], "Duplicate mount point: /same"),
+    (["--mount", "type=bind,src=rel,dst=/x"], "must be absolute"),
+    (["--mount", "type=bind,src=/nonexistent-cove-path,dst=/x"],
+     "bind source path does not exist: /nonexistent-cove-path"),
+    (["--mount", "type=volume,dst=rel"], "must be absolute"),
+    (["--volumes-from", "nosuchctr"], "No such container: nosuchctr"),
+]
+
+
+@pytest.mark.parametrize(("args", "words"), BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_mounts_refused_like_docker(engine: Engine, dockerd: DockerD, args: list[str],
+                                        words: str) -> None:
+    ours = engine.docker("create", *args, "busybox", "true")
+    theirs = _docker(dockerd, "create", *args, "busybox", "true")
+    try:
+        assert theirs.returncode != 0, theirs.stdout
+        assert ours.returncode == theirs.returncode, (ours.stderr, theirs.stderr)
+        assert words.encode() in ours.stderr, (ours.stderr, theirs.stderr)
+        assert words.encode() in theirs.stderr, (ours.stderr, theirs.stderr)
+        assert engine.docker("volume", "ls", "-q").stdout == b""
+    finally:
+        for out, run in ((ours, engine.docker), (theirs, lambda *a: _docker(dockerd, *a))):
+            if out.returncode == 0:
+                run("rm", "-v", out.stdout.decode().strip())

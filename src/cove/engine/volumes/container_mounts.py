@@ -20,7 +20,7 @@ from cove.engine.ocispec.mounts import absolute_target, parse_bind, user_mounts
 from cove.engine.ocispec.request import parse_create_request
 from cove.engine.volumes.model import ANONYMOUS_LABEL, validate_name
 from cove.engine.volumes.service import Hold, VolumeService
-from cove.errors import InvalidArgument, Unsupported
+from cove.errors import InvalidArgument, NotFound, Unsupported
 
 log = logging.getLogger("cove.engine.volumes.mounts")
 
@@ -154,7 +154,13 @@ def _plan(volumes: VolumeService, hold: Hold, config: Mapping[str, Any],
         if mode not in ("", "ro", "rw"):
             raise InvalidArgument(f"invalid HostConfig.VolumesFrom[{i}]: invalid mode for "
                                   f"volumes-from: {mode}")
-        for m in other_mounts(other):
+        try:
+            others = other_mounts(other)
+        except NotFound as e:
+            # 400, not 404: the docker CLI takes a 404 on create for a missing image
+            # and would try to pull it.
+            raise InvalidArgument(str(e)) from None
+        for m in others:
             if m.get("Type") not in ("volume", "bind") or m.get("Destination") in taken:
                 continue
             point = dict(m)
