@@ -239,3 +239,22 @@ def test_docker_sdk_run_with_volumes(vengine: Engine, hostdir: Path) -> None:
         assert client.volumes.get("sdkvol").attrs["Mountpoint"].endswith("/sdkvol/_data")
     finally:
         client.close()
+
+
+def test_cove_cli_run_with_volumes(vengine: Engine, hostdir: Path) -> None:
+    (hostdir / "in").write_text("from host\n")
+    out = _ok(vengine.cove("run", "--rm", "-v", "covev:/v", "-v", f"{hostdir}:/h:ro",
+                           "--mount", "type=tmpfs,target=/t,tmpfs-size=1m",
+                           "--tmpfs", "/t2:size=2m", "busybox", "sh", "-c",
+                           "echo cove > /v/f && cat /h/in && grep -c ' /t2\\? ' "
+                           "/proc/mounts"))
+    assert out.splitlines() == ["from host", "2"]
+    cid = _ok(vengine.cove("create", "--name", "cvsrc", "-v", "/anonc", "busybox",
+                           "true")).strip()
+    out = _ok(vengine.cove("run", "--rm", "--volumes-from", "cvsrc:ro", "-v", "covev:/v",
+                           "busybox", "sh", "-c", "cat /v/f; touch /anonc/x || echo ro"))
+    assert out.splitlines()[0] == "cove" and out.splitlines()[-1] == "ro"
+    _ok(vengine.cove("rm", "-v", cid))
+    assert [v["Name"] for v in _volumes(vengine)] == ["covev"]
+    r = vengine.cove("run", "--rm", "-v", "covev:rel", "busybox", "true")
+    assert r.returncode == 125 and b"must be absolute" in r.stderr
