@@ -98,8 +98,9 @@ def build(cfg: object) -> tuple[object, object]:
         runtimes=cfg.runtimes, log_max_size=parse_bytes(cfg.log_opts.get("max-size", "10m")),
         log_max_file=int(cfg.log_opts.get("max-file", "3")), init_path=cfg.init_path)
     containers = ContainerService(engine_cfg, images, SpecBuilder(cfg.cgroup_parent), events)
-    volumes = VolumeService(cfg.root, users=lambda: [(c.id, c.mounts)
-                                                     for c in containers.store.all()])
+    volumes = VolumeService(
+        cfg.root, users=lambda: [(c.id, c.mounts) for c in containers.store.all()],
+        notify=lambda action, name, attrs: events.emit("volume", action, name, attrs))
     containers.volumes = volumes
     ctx = DaemonContext(cfg, images, containers, events, time.time())
     ctx.services["volumes"] = volumes

@@ -258,3 +258,20 @@ def test_cove_cli_run_with_volumes(vengine: Engine, hostdir: Path) -> None:
     assert [v["Name"] for v in _volumes(vengine)] == ["covev"]
     r = vengine.cove("run", "--rm", "-v", "covev:rel", "busybox", "true")
     assert r.returncode == 125 and b"must be absolute" in r.stderr
+
+
+def test_volume_events(vengine: Engine) -> None:
+    import time
+    since = time.time() - 0.01
+    _ok(vengine.docker("run", "--rm", "-v", "evvol:/e:ro", "busybox", "true"))
+    _ok(vengine.docker("volume", "rm", "evvol"))
+    status, raw = vengine.request("GET", f"/events?since={since:.3f}&until={time.time():.3f}")
+    assert status == 200
+    text = raw.decode() if isinstance(raw, bytes) else json.dumps(raw)
+    events = [json.loads(line) for line in text.splitlines() if line.strip()]
+    mine = [e["Action"] for e in events
+            if e["Type"] == "volume" and e["Actor"]["ID"] == "evvol"]
+    assert mine == ["create", "mount", "destroy"]
+    mount = next(e for e in events if e["Type"] == "volume" and e["Action"] == "mount")
+    assert mount["Actor"]["Attributes"]["destination"] == "/e"
+    assert mount["Actor"]["Attributes"]["read/write"] == "false"

@@ -49,7 +49,6 @@ def register(router: Router, ctx: DaemonContext) -> None:
                              "does not run")
         volume = volumes.create(_text(body, "Name") or None, _text(body, "Driver") or None,
                                 _string_map(body, "DriverOpts"), _string_map(body, "Labels"))
-        ctx.events.emit("volume", "create", volume.name, {"driver": volume.driver})
         return json_response(volume.to_api(), 201)
 
     @router.get("/volumes/{name}")
@@ -58,9 +57,5 @@ def register(router: Router, ctx: DaemonContext) -> None:
 
     @router.delete("/volumes/{name}")
     def volume_remove(req: Request) -> Response:
-        name = req.params["name"]
-        existed = volumes.exists(name)
-        volumes.remove(name, force=req.flag("force"))
-        if existed:
-            ctx.events.emit("volume", "destroy", name, {"driver": "local"})
+        volumes.remove(req.params["name"], force=req.flag("force"))
         return empty_response(204)

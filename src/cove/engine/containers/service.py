@@ -394,6 +394,11 @@ class ContainerService:
             for m in c.mounts:
                 if m.get("Type") == "volume":
                     self.volumes.mountpoint(str(m.get("Name")))  # a device volume's mount
+                    self.events.emit("volume", "mount", str(m.get("Name")), {
+                        "container": c.id, "destination": str(m.get("Destination")),
+                        "driver": str(m.get("Driver") or "local"),
+                        "propagation": str(m.get("Propagation") or ""),
+                        "read/write": "true" if m.get("RW") else "false"})
         self._write_spec(c)
         paths = self.paths(c)
         with contextlib.suppress(FileNotFoundError):

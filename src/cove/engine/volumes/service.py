@@ -29,12 +29,16 @@ log = logging.getLogger("cove.engine.volumes")
 
 # (container id, its Mounts as inspect shows them) for every container.
 Users = Callable[[], Iterable[tuple[str, Sequence[Mapping[str, Any]]]]]
+# Told of each volume created or destroyed: (action, name, attributes), Docker's events.
+Notify = Callable[[str, str, dict[str, str]], object]
 
 
 class VolumeService:
-    def __init__(self, root: str, users: Users | None = None) -> None:
+    def __init__(self, root: str, users: Users | None = None,
+                 notify: Notify | None = None) -> None:
         self.store = VolumeStore(root)
         self.users: Users = users or (lambda: ())
+        self.notify: Notify = notify or (lambda _action, _name, _attrs: None)
         self._lock = threading.RLock()
         self._held: Counter[str] = Counter()
         self._volumes = self.store.load()
@@ -128,6 +132,7 @@ class VolumeService:
                 raise InvalidArgument(f"create {name}: {e}") from e
             self._volumes[name] = volume
         log.info("volume %s created", name)
+        self.notify("create", name, {"driver": driver})
         return volume
 
     def remove(self, name: str, force: bool = False) -> None:
@@ -147,6 +152,7 @@ class VolumeService:
         self.store.delete(name)
         del self._volumes[name]
         log.info("volume %s removed", name)
+        self.notify("destroy", name, {"driver": volume.driver})
 
     def prune(self, filters: F.Filters | None = None,
               dry_run: bool = False) -> tuple[builtins.list[str], int]:
