@@ -275,3 +275,11 @@ def test_volume_events(vengine: Engine) -> None:
     mount = next(e for e in events if e["Type"] == "volume" and e["Action"] == "mount")
     assert mount["Actor"]["Attributes"]["destination"] == "/e"
     assert mount["Actor"]["Attributes"]["read/write"] == "false"
+
+
+def test_run_rm_failing_start_leaves_no_anonymous_volume(vengine: Engine) -> None:
+    r = vengine.docker("run", "--rm", "-v", "/anon", "-v", "kept:/k", "busybox",
+                       "/no/such/binary")
+    assert r.returncode != 0
+    assert vengine.docker("ps", "-aq").stdout == b""
+    assert [v["Name"] for v in _volumes(vengine)] == ["kept"]

@@ -381,7 +381,7 @@ class ContainerService:
             # no auto-removal would follow), then reports the start's error.
             if c.host_config.get("AutoRemove"):
                 with contextlib.suppress(Exception):
-                    self.remove(c.id, force=True)
+                    self.remove(c.id, force=True, volumes=True)
             raise error
         return c
 
