@@ -57,7 +57,7 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "push": COMMANDS["push"], "tag": COMMANDS["tag"], "rm": COMMANDS["rmi"],
         "remove": COMMANDS["rmi"], "history": COMMANDS["history"], "save": COMMANDS["save"],
         "load": COMMANDS["load"], "import": COMMANDS["import"],
-        "inspect": ("system", "cmd_image_inspect"), "prune": ("images", "cmd_image_prune"),
+        "inspect": ("system", "cmd_image_inspect"), "prune": ("prune", "cmd_image_prune"),
     },
     "system": {"info": COMMANDS["info"], "events": COMMANDS["events"]},
     "volume": {
@@ -66,6 +66,14 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "rm": ("volumes", "cmd_volume_rm"), "remove": ("volumes", "cmd_volume_rm"),
     },
 }
+
+# The prune verbs and system df: commands/prune.py and commands/disk_usage.py.
+GROUPS["container"]["prune"] = ("prune", "cmd_container_prune")
+GROUPS.setdefault("volume", {})["prune"] = ("prune", "cmd_volume_prune")
+GROUPS.setdefault("network", {})["prune"] = ("prune", "cmd_network_prune")
+GROUPS.setdefault("builder", {})["prune"] = ("prune", "cmd_builder_prune")
+GROUPS["system"].update({"prune": ("prune", "cmd_system_prune"),
+                         "df": ("disk_usage", "cmd_system_df")})
 
 USAGE = """
 Usage:  cove [OPTIONS] COMMAND

@@ -543,7 +543,8 @@ def test_image_prune(daemon: FakeDaemon) -> None:
     assert json.loads(daemon.requests[-1].arg("filters") or "") == {
         "until": ["24h"], "dangling": ["true"]}
     r = cove(daemon, "image", "prune", stdin=b"n\n")
-    assert r.returncode == 0 and b"Are you sure you want to continue? [y/N]" in r.stderr
+    # docker asks on stdout
+    assert r.returncode == 0 and b"Are you sure you want to continue? [y/N]" in r.stdout
     assert len(daemon.find("POST", "/images/prune")) == 1
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cove.cli.commands import check_filter, confirm, filters_json
+from cove.cli.commands import check_filter, filters_json
 from cove.cli.commands.containers import download, split_reference
 from cove.cli.errors import CliError, UsageError
 from cove.cli.flags import BOOL, LIST, STRING, Flag, FlagSet
@@ -364,38 +364,4 @@ def cmd_import(ctx: Context, argv: list[str]) -> int:
                 ctx.out(f"{msg['status']}\n")
     finally:
         resp.close()
-    return 0
-
-
-PRUNE = FlagSet("cove image prune", "[OPTIONS]", "Remove unused images", [
-    Flag("all", "a", BOOL, help="Remove all unused images, not just dangling ones"),
-    Flag("force", "f", BOOL, help="Do not prompt for confirmation"),
-    Flag("filter", "", LIST, help='Provide filter values (e.g. "until=<timestamp>")',
-         convert=check_filter),
-], max_args=0)
-
-
-def cmd_image_prune(ctx: Context, argv: list[str]) -> int:
-    from cove.cli.units import human_size
-
-    opts, _ = PRUNE.parse(argv)
-    filters = list(opts.list("filter"))
-    filters.append("dangling=false" if opts.bool("all") else "dangling=true")
-    if not opts.bool("force"):
-        warning = ("WARNING! This will remove all images without at least one container "
-                   "associated to them." if opts.bool("all") else
-                   "WARNING! This will remove all dangling images.")
-        if not confirm(ctx, f"{warning}\nAre you sure you want to continue?"):
-            return 0
-    doc = ctx.client.post_json("/images/prune", {"filters": filters_json(filters)}) or {}
-    deleted = doc.get("ImagesDeleted") or []
-    if deleted:
-        ctx.out("Deleted Images:\n")
-        for item in deleted:
-            if item.get("Untagged"):
-                ctx.out(f"untagged: {item['Untagged']}\n")
-            if item.get("Deleted"):
-                ctx.out(f"deleted: {item['Deleted']}\n")
-        ctx.out("\n")
-    ctx.out(f"Total reclaimed space: {human_size(float(doc.get('SpaceReclaimed', 0) or 0))}\n")
     return 0
