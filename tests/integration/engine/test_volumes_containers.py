@@ -283,3 +283,15 @@ def test_run_rm_failing_start_leaves_no_anonymous_volume(vengine: Engine) -> Non
     assert r.returncode != 0
     assert vengine.docker("ps", "-aq").stdout == b""
     assert [v["Name"] for v in _volumes(vengine)] == ["kept"]
+
+
+def test_bind_device_volume_keeps_host_data(vengine: Engine, hostdir: Path) -> None:
+    (hostdir / "old").write_text("there\n")
+    _ok(vengine.docker("volume", "create", "--opt", "type=none", "--opt", "o=bind",
+                       "--opt", f"device={hostdir}", "bindvol"))
+    out = _ok(vengine.docker("run", "--rm", "-v", "bindvol:/b", "busybox", "sh", "-c",
+                             "cat /b/old; echo new > /b/new"))
+    assert out == "there\n" and (hostdir / "new").read_text() == "new\n"
+    _ok(vengine.docker("volume", "rm", "bindvol"))
+    # Removing the volume unmounts it; the bound host files stay.
+    assert sorted(os.listdir(hostdir)) == ["new", "old"]

@@ -101,7 +101,8 @@ def test_usage_counts_bytes(tmp_path: Any) -> None:
     with open(os.path.join(v.mountpoint, "f"), "wb") as f:
         f.write(b"y" * 12345)
     os.link(os.path.join(v.mountpoint, "f"), os.path.join(v.mountpoint, "g"))
-    assert 12345 <= svc.usage("uu") < 12345 + 65536
+    os.mkdir(os.path.join(v.mountpoint, "d"))
+    assert svc.usage("uu") == 12345
 
 
 def test_half_created_volume_is_cleared(tmp_path: Any) -> None:
@@ -110,3 +111,50 @@ def test_half_created_volume_is_cleared(tmp_path: Any) -> None:
     svc = _service(tmp_path)
     assert not svc.exists("torn")
     assert not os.path.exists(os.path.join(str(tmp_path), "volumes", "torn"))
+
+
+def test_local_driver_options(tmp_path: Any) -> None:
+    svc = _service(tmp_path)
+    with pytest.raises(InvalidArgument, match='missing required option: "device"'):
+        svc.create("nodev", driver_opts={"type": "ext4"})
+    with pytest.raises(InvalidArgument, match='missing required option: "type"'):
+        svc.create("notype", driver_opts={"device": "/dev/sdz"})
+    with pytest.raises(InvalidArgument, match="absolute path"):
+        svc.create("relbind", driver_opts={"type": "none", "o": "bind", "device": "rel"})
+    v = svc.create("tmp1", driver_opts={"type": "tmpfs", "o": "size=1m"})
+    assert v.to_api()["Options"] == {"type": "tmpfs", "o": "size=1m"}
+    assert not os.path.ismount(v.mountpoint)  # mounted on first use, not at create
+    assert [x.name for x in svc.list()] == ["tmp1"]
+
+
+def test_same_filesystem_bind_is_seen_as_mounted(tmp_path: Any) -> None:
+    import subprocess
+
+    from cove.engine.volumes.local import is_mounted
+    src, dst = tmp_path / "src dir", tmp_path / "dst dir"  # a space: mountinfo escapes it
+    src.mkdir()
+    dst.mkdir()
+    if subprocess.run(["mount", "--bind", str(src), str(dst)], check=False).returncode:
+        pytest.skip("needs root to bind-mount")
+    try:
+        assert is_mounted(str(dst)) and not is_mounted(str(src))
+    finally:
+        subprocess.run(["umount", str(dst)], check=False)
+    assert not is_mounted(str(dst))
+
+
+def test_remove_never_deletes_through_a_bind(tmp_path: Any) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "keep").write_text("x")
+    svc = _service(tmp_path / "root")
+    svc.create("bound", driver_opts={"type": "none", "o": "bind", "device": str(host)})
+    try:
+        svc.mountpoint("bound")
+        svc.remove("bound")
+    finally:
+        import subprocess
+        subprocess.run(["umount", os.path.join(str(tmp_path), "root", "volumes", "bound",
+                                               "_data")], check=False, capture_output=True)
+    assert os.listdir(host) == ["keep"]
+    assert not svc.exists("bound")

@@ -83,17 +83,18 @@ class VolumeService:
         return used
 
     def usage(self, name: str) -> int:
-        """Bytes in the volume's data directory (each inode counted once)."""
+        """Bytes of the files in the volume (each inode once; directories not counted),
+        as Docker's local driver reports a volume's size."""
         root = self.get(name).mountpoint
         seen: set[tuple[int, int]] = set()
         total = 0
-        for dirpath, dirs, files in os.walk(root):
-            for entry in (*dirs, *files):
+        for dirpath, _dirs, files in os.walk(root):
+            for entry in files:
                 with contextlib.suppress(OSError):
                     st = os.lstat(os.path.join(dirpath, entry))
                     if (st.st_dev, st.st_ino) not in seen:
                         seen.add((st.st_dev, st.st_ino))
-                        total += st.st_blocks * 512 if entry in dirs else st.st_size
+                        total += st.st_size
         return total
 
     # -- changes ---------------------------------------------------------------------------

@@ -13,7 +13,9 @@ import logging
 import os
 import shutil
 
+from cove.engine.volumes.local import is_mounted
 from cove.engine.volumes.model import Volume
+from cove.errors import FailedPrecondition
 
 log = logging.getLogger("cove.engine.volumes.store")
 
@@ -57,7 +59,7 @@ class VolumeStore:
                     out[name] = Volume.from_record(json.loads(f.read()))
             except FileNotFoundError:
                 if os.path.isdir(os.path.join(self.root, name)) and \
-                        not os.path.ismount(self.data_of(name)):
+                        not is_mounted(self.data_of(name)):
                     log.warning("removing %s: a volume create that never finished",
                                 self.dir_of(name))
                     shutil.rmtree(self.dir_of(name), ignore_errors=True)
@@ -73,6 +75,9 @@ class VolumeStore:
     def delete(self, name: str) -> None:
         # The record goes first: a crash halfway leaves a record-less directory,
         # which the next load clears, never a record whose data is half gone.
+        if is_mounted(self.data_of(name)):
+            # Never remove files through a mount: they would be the device's own.
+            raise FailedPrecondition(f"remove {name}: {self.data_of(name)} is still mounted")
         try:
             os.unlink(os.path.join(self.dir_of(name), RECORD))
         except FileNotFoundError:
