@@ -63,3 +63,44 @@ def test_resolved_host_config() -> None:
     assert out["Mounts"] == [{"Type": "bind", "Source": "/vols/m/_data", "Target": "/m",
                               "ReadOnly": False}, {"Type": "tmpfs", "Target": "/t"}]
     assert out["Memory"] == 5
+
+
+def test_planned_volumes_are_held_until_the_record_names_them(tmp_path: Path) -> None:
+    from cove.engine.volumes import VolumeService
+    from cove.engine.volumes.container_mounts import plan_mounts
+
+    svc = VolumeService(str(tmp_path))  # no container records: only the hold protects
+    with svc.hold() as hold:
+        plan = plan_mounts(svc, hold, {"Image": "x", "Volumes": {"/anon": {}}},
+                           {"Binds": ["named:/n"]}, lambda ref: [])
+        assert sorted(plan.created) == sorted(m["Name"] for m in plan.mounts)
+        assert svc.prune({"all": ["true"]}) == ([], 0)
+    assert sorted(svc.prune({"all": ["true"]})[0]) == sorted(plan.created)
+
+
+def test_failed_plan_removes_what_it_made(tmp_path: Path) -> None:
+    import pytest
+
+    from cove.engine.volumes import VolumeService
+    from cove.engine.volumes.container_mounts import plan_mounts
+    from cove.errors import InvalidArgument
+
+    svc = VolumeService(str(tmp_path))
+    made: list[str] = []
+    real_create = svc.create
+
+    def create(*args: object, **kw: object) -> object:
+        volume = real_create(*args, **kw)  # type: ignore[arg-type]
+        made.append(volume.name)
+        return volume
+
+    svc.create = create  # type: ignore[method-assign]
+    # The named volume is made first; the second's driver options then fail.
+    with svc.hold() as hold, pytest.raises(InvalidArgument, match="invalid option key"):
+        plan_mounts(svc, hold, {"Image": "x"}, {
+            "Binds": ["named:/n"],
+            "Mounts": [{"Type": "volume", "Source": "second", "Target": "/s",
+                        "VolumeOptions": {"DriverConfig": {"Options": {"bogus": "1"}}}}]},
+            lambda ref: [])
+    assert made == ["named"]
+    assert svc.list() == []
