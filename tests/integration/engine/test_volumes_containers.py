@@ -295,3 +295,12 @@ def test_bind_device_volume_keeps_host_data(vengine: Engine, hostdir: Path) -> N
     _ok(vengine.docker("volume", "rm", "bindvol"))
     # Removing the volume unmounts it; the bound host files stay.
     assert sorted(os.listdir(hostdir)) == ["new", "old"]
+
+
+def test_ps_filter_volume(vengine: Engine) -> None:
+    with_vol = _ok(vengine.docker("create", "-v", "psvol:/data", "busybox", "true")).strip()
+    _ok(vengine.docker("create", "busybox", "true"))
+    for value in ("psvol", "/data"):
+        out = _ok(vengine.docker("ps", "-aq", "--no-trunc", "--filter", f"volume={value}"))
+        assert out.split() == [with_vol], value
+    assert _ok(vengine.docker("ps", "-aq", "--filter", "volume=other")) == ""

@@ -182,5 +182,9 @@ def matches(c: Container, filters: dict[str, list[str]],
         health = c.state.health.status if c.state.health else "none"
         if health not in f["health"]:
             return False
+    # volume=: a mount's volume name, host source or destination, as Docker matches it.
+    if "volume" in f and not any(m.get(k) in f["volume"] for m in c.mounts
+                                 for k in ("Name", "Source", "Destination")):
+        return False
     return not ("ancestor" in f and image_matcher is not None
                 and not any(image_matcher(c, v) for v in f["ancestor"]))
