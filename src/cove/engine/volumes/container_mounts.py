@@ -79,8 +79,11 @@ def plan_mounts(volumes: VolumeService, hold: Hold, config: Mapping[str, Any],
     """Create what the container needs and describe its mounts as inspect shows them.
     Every volume used is added to ``hold`` (the caller keeps it until its record is
     written). On failure, the volumes made here are removed again."""
-    _validate(config, host_config)
     plan = MountPlan()
+    if not (config.get("Volumes") or any(host_config.get(k) for k in (
+            "Binds", "Mounts", "VolumesFrom"))):
+        return plan  # nothing to mount: spare most creates the parse below
+    _validate(config, host_config)
     try:
         _plan(volumes, hold, config, host_config, other_mounts, plan)
     except BaseException:
