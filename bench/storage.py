@@ -45,7 +45,8 @@ DD_RATE = re.compile(r"(\d+) bytes.*copied, ([0-9.]+) s")
 
 
 def du_bytes(path: Path) -> int:
-    out = subprocess.run(["du", "-sb", str(path)], capture_output=True, check=False)
+    # -x: coved leaves a stopped container's overlay mounted, which is no data of its own.
+    out = subprocess.run(["du", "-sbx", str(path)], capture_output=True, check=False)
     return int(out.stdout.split()[0]) if out.returncode == 0 else 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # Docker prunes containers in these states (never running, paused or restarting ones).
 _PRUNABLE_STATES = frozenset({"created", "exited", "dead"})
+_REMOVE_WORKERS = 4
 CONTAINER_KEYS = PF.COMMON_KEYS
 IMAGE_KEYS = PF.COMMON_KEYS | {"dangling"}
 VOLUME_KEYS = frozenset({"label", "label!", "all"})
@@ -115,7 +117,8 @@ class PruneService:
         result = PruneResult()
         with self.lock.exclusive():
             image_sizes = {s["Id"]: int(s["Size"]) for s in self.images.list()}
-            for c in self.prunable_containers(f):
+
+            def prune_one(c: Container) -> tuple[str, int] | None:
                 size = self.container_sizes(c, image_sizes)[0]
                 if not dry_run:
                     try:
@@ -123,9 +126,15 @@ class PruneService:
                     except (CoveError, OSError) as e:
                         # Started (or removed) since it was chosen: it stays, as in Docker.
                         log.info("prune: container %s kept: %s", c.id, e)
-                        continue
-                result.deleted.append(c.id)
-                result.reclaimed += size
+                        return None
+                return c.id, size
+
+            # A few at a time: each remove waits mostly on unmounts and the runtime.
+            with ThreadPoolExecutor(max_workers=_REMOVE_WORKERS) as pool:
+                for done in pool.map(prune_one, self.prunable_containers(f)):
+                    if done is not None:
+                        result.deleted.append(done[0])
+                        result.reclaimed += done[1]
         if not dry_run:
             self.events.emit("container", "prune", "",
                              {"reclaimed": str(result.reclaimed)})
