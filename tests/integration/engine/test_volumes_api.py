@@ -128,6 +128,11 @@ def test_cove_cli_matches_docker(vengine: Engine) -> None:
     assert r.returncode == 125
     r = vengine.cove("volume", "create", "--opt", "noequals", "x1")
     assert r.returncode == 125
+    args = ("volume", "create", "--name", "n1", "n2")
+    ours, theirs = vengine.cove(*args), vengine.docker(*args)
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr) == \
+        (1, b"conflicting options: cannot specify a volume-name through both --name and "
+            b"as a positional arg\n")
     cid = vengine.docker("create", "-v", "cv1:/d", "busybox", "true").stdout.decode().strip()
     r = vengine.cove("volume", "rm", "cv1", "cv2")
     assert r.returncode == 1 and r.stdout == b"cv2\n"

@@ -44,8 +44,8 @@ def cmd_volume_create(ctx: Context, argv: list[str]) -> int:
     opts, args = CREATE.parse(argv)
     name = opts.str("name")
     if args and name and args[0] != name:
-        raise UsageError("conflicting options: cannot specify a volume-name through both "
-                         "--name and as a positional arg", CREATE.command)
+        raise CliError("conflicting options: cannot specify a volume-name through both "
+                       "--name and as a positional arg")  # docker: exit 1, no usage
     name = args[0] if args else name
     body: dict[str, Any] = {"Name": name, "Driver": opts.str("driver"),
                             "DriverOpts": _pairs(opts.list("opt")),
