@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Docker prunes containers in these states (never running, paused or restarting ones).
 _PRUNABLE_STATES = frozenset({"created", "exited", "dead"})
-_REMOVE_WORKERS = 4
+_REMOVE_WORKERS = 8
 CONTAINER_KEYS = PF.COMMON_KEYS
 IMAGE_KEYS = PF.COMMON_KEYS | {"dangling"}
 VOLUME_KEYS = frozenset({"label", "label!", "all"})
@@ -129,7 +129,8 @@ class PruneService:
                         return None
                 return c.id, size
 
-            # A few at a time: each remove waits mostly on unmounts and the runtime.
+            # Eight at a time (100 removes: 4 workers 0.61 s, 8: 0.37, 16: 0.40):
+            # each remove waits mostly on the unmount and the runtime.
             with ThreadPoolExecutor(max_workers=_REMOVE_WORKERS) as pool:
                 for done in pool.map(prune_one, self.prunable_containers(f)):
                     if done is not None:
