@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cove.engine.events import EventLog
+from cove.errors import NotFound
 
 if TYPE_CHECKING:
     from cove.daemon.config import DaemonConfig
@@ -42,9 +43,12 @@ class DaemonContext:
             return False
 
     def container_sizes(self, c: Container) -> tuple[int, int]:
-        """(SizeRw, SizeRootFs): bytes written by the container, and with the image."""
-        rw = _tree_size(self.images.snapshotter.upper_dir(self.images.rootfs_key(c.id))) \
-            if hasattr(self.images.snapshotter, "upper_dir") else 0
+        """(SizeRw, SizeRootFs): the bytes of the container's own snapshot, and those plus
+        its image's layers (the same figures `system df` and prune use)."""
+        try:
+            rw = self.images.snapshotter.usage(self.images.rootfs_key(c.id)).size
+        except (NotFound, OSError):
+            rw = 0
         try:
             image_size = int(self.images.inspect(c.image_id).get("Size") or 0)
         except Exception:
@@ -60,14 +64,3 @@ class DaemonContext:
             finally:
                 os.close(fd)
 
-
-def _tree_size(path: str | None) -> int:
-    if not path:
-        return 0
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-        del dirpath
-    return total

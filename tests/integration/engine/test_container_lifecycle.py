@@ -225,3 +225,12 @@ def test_diff_and_commit_leave_out_mount_stubs(engine: Engine) -> None:
     assert proc.stdout == b"hi\nno-init-stub\n", proc.stderr
     engine.docker("rm", "-f", "stubs")
     engine.docker("rmi", "stubs:1")
+
+
+def test_inspect_size_counts_what_the_container_wrote(engine: Engine) -> None:
+    cid = _create(engine, ["sh", "-c", "head -c 300000 /dev/zero > /blob"])
+    engine.request("POST", f"/containers/{cid}/start")
+    assert _wait(engine, cid) == 0
+    info = engine.request("GET", f"/containers/{cid}/json?size=1")[1]
+    assert 300000 <= info["SizeRw"] < 400000
+    assert info["SizeRootFs"] > info["SizeRw"]
