@@ -234,3 +234,11 @@ def test_inspect_size_counts_what_the_container_wrote(engine: Engine) -> None:
     info = engine.request("GET", f"/containers/{cid}/json?size=1")[1]
     assert 300000 <= info["SizeRw"] < 400000
     assert info["SizeRootFs"] > info["SizeRw"]
+
+
+def test_loopback_is_up_in_the_container(engine: Engine) -> None:
+    for extra in ([], ["--network", "none"]):
+        proc = engine.docker("run", "--rm", *extra, "busybox", "sh", "-c",
+                             "ip link show lo | grep -q UP && ping -c1 -W2 127.0.0.1 >/dev/null"
+                             " && echo ok")
+        assert proc.stdout == b"ok\n", (extra, proc.stderr)

@@ -27,6 +27,7 @@ from cove.engine.containers.logs import LogQuery, stream_logs
 from cove.engine.containers.model import Container
 from cove.engine.containers.store import ContainerStore, validate_name
 from cove.engine.events import EventLog
+from cove.engine.loopback import bring_loopback_up, has_own_network_namespace
 from cove.engine.oci_runtime import LibraryRuntime, OciRuntime, find_runtime
 from cove.engine.volumes.container_mounts import discard as discard_volumes
 from cove.engine.volumes.container_mounts import plan_mounts
@@ -351,13 +352,14 @@ class ContainerService:
         if os.path.ismount(c.rootfs):
             unmount_all(c.rootfs)
 
-    def _write_spec(self, c: Container) -> None:
+    def _write_spec(self, c: Container) -> dict[str, Any]:
         spec = self.specs.build(c, init_path=self.config.init_path)
         import json
         path = os.path.join(c.bundle, "config.json")
         with open(path + ".tmp", "w") as f:
             json.dump(spec, f)
         os.rename(path + ".tmp", path)
+        return spec
 
     # -- start -----------------------------------------------------------------------------
 
@@ -399,7 +401,7 @@ class ContainerService:
                         "driver": str(m.get("Driver") or "local"),
                         "propagation": str(m.get("Propagation") or ""),
                         "read/write": "true" if m.get("RW") else "false"})
-        self._write_spec(c)
+        own_netns = has_own_network_namespace(self._write_spec(c))
         paths = self.paths(c)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(paths.directory, "oom"))
@@ -424,6 +426,9 @@ class ContainerService:
             raise
         self._connect_attachers(c)
         try:
+            if own_netns:
+                # Created, not started: the init waits, so no user code runs before lo is up.
+                bring_loopback_up(pid)
             rt.start(c.id)
         except Exception as e:
             with contextlib.suppress(Exception):
