@@ -517,31 +517,10 @@ def bytes_size(size: float) -> str:
 
 
 def human_duration(seconds: float) -> str:
-    """docker's "About an hour" style of a duration (the age columns)."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
+    """docker's "About an hour" style of a duration (the age columns): the engine's own
+    wording, so that the daemon's Status and the CLI's ages never disagree."""
+    from cove.engine.humanize import human_duration as engine_wording
+    return engine_wording(seconds)
 
 
 def parse_timestamp(text: str, now: float | None = None) -> str:

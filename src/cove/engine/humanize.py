@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def human_duration(seconds: float) -> str:
-    """The docker/go-units HumanDuration wording."""
+    """The docker/go-units HumanDuration wording (the engine's Status and the CLI's ages)."""
     s = int(seconds)
     if s < 1:
         return "Less than a second"
@@ -12,13 +12,13 @@ def human_duration(seconds: float) -> str:
         return "1 second"
     if s < 60:
         return f"{s} seconds"
-    minutes = s // 60
+    minutes = int(seconds / 60)
     if minutes == 1:
         return "About a minute"
     if minutes < 60:
         return f"{minutes} minutes"
     # Half up, as Go's math.Round (Python's round() goes to even: 2.5 h -> 2).
-    hours = int(s / 3600 + 0.5)
+    hours = int(seconds / 3600 + 0.5)
     if hours == 1:
         return "About an hour"
     if hours < 48:
@@ -29,7 +29,7 @@ def human_duration(seconds: float) -> str:
         return f"{hours // 24 // 7} weeks"
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
+    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def human_size(size: float) -> str:

@@ -17,6 +17,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 
+from cove.engine.atomicfile import write_atomic
 from cove.engine.containers.model import Container
 from cove.engine.containers.names import random_name
 from cove.errors import AlreadyExists, InvalidArgument, NotFound
@@ -38,22 +39,6 @@ def validate_name(name: str) -> str:
         raise InvalidArgument(
             f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return bare
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 class ContainerStore:
@@ -128,7 +113,7 @@ class ContainerStore:
 
     def save(self, container: Container) -> None:
         data = json.dumps(container.to_record(), separators=(",", ":")).encode()
-        _write_atomic(os.path.join(self.dir_of(container.id), RECORD), data)
+        write_atomic(os.path.join(self.dir_of(container.id), RECORD), data)
 
     def rename(self, container: Container, new_name: str) -> None:
         new_name = validate_name(new_name)

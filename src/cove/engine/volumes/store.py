@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 
+from cove.engine.atomicfile import write_atomic
 from cove.engine.volumes.local import is_mounted
 from cove.engine.volumes.model import Volume
 from cove.errors import FailedPrecondition
@@ -21,22 +22,6 @@ log = logging.getLogger("cove.engine.volumes.store")
 
 RECORD = "volume.json"
 DATA = "_data"
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 class VolumeStore:
@@ -69,7 +54,7 @@ class VolumeStore:
 
     def save(self, volume: Volume) -> None:
         os.makedirs(self.data_of(volume.name), mode=0o755, exist_ok=True)
-        _write_atomic(os.path.join(self.dir_of(volume.name), RECORD),
+        write_atomic(os.path.join(self.dir_of(volume.name), RECORD),
                       json.dumps(volume.to_record()).encode())
 
     def delete(self, name: str) -> None:
