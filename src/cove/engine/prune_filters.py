@@ -9,67 +9,16 @@ Unknown keys and unreadable values are refused before anything is removed.
 
 from __future__ import annotations
 
-import datetime
-import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cove.engine.timeutil import parse_go_duration, parse_timestamp
 from cove.errors import InvalidArgument
 
 Filters = Mapping[str, Sequence[str]]
 
 PROTECT_LABEL = "cove.prune.protect"
 COMMON_KEYS = frozenset({"until", "label", "label!"})
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
-                   "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNIX = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def parse_go_duration(text: str) -> float | None:
-    """Seconds of a Go duration (``1h30m``, ``-5m``, ``0``), None when it is not one."""
-    s = text.strip()
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        return None
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None:
-            return None
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        pos = m.end()
-    return sign * total
-
-
-def parse_timestamp(value: str, now: float | None = None) -> float:
-    """Unix seconds of an ``until``/``since`` value, as Docker's GetTimestamp reads it."""
-    text = value.strip()
-    now = time.time() if now is None else now
-    duration = parse_go_duration(text) if text else None
-    if duration is not None:
-        return now - duration
-    if _UNIX.fullmatch(text):
-        return float(text)
-    iso = text.replace("Z", "+00:00").replace("z", "+00:00")
-    if "T" not in iso and len(iso) > 10 and iso[10] == " ":
-        iso = iso[:10] + "T" + iso[11:]
-    try:
-        t = datetime.datetime.fromisoformat(iso)
-    except ValueError:
-        raise InvalidArgument(f"invalid filter 'until={value}': not a duration, RFC 3339 "
-                              "time or unix timestamp") from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=datetime.UTC)
-    return t.timestamp()
-
 
 def _label_matches(labels: Mapping[str, str], expr: str) -> bool:
     key, eq, value = expr.partition("=")

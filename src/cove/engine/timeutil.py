@@ -1,8 +1,9 @@
-"""RFC 3339 timestamps (with nanoseconds) and Docker's duration strings."""
+"""RFC 3339 timestamps (with nanoseconds), Go durations, and Docker's since/until values."""
 
 from __future__ import annotations
 
 import calendar
+import datetime
 import re
 import time
 
@@ -11,9 +12,6 @@ from cove.errors import InvalidArgument
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
     r"(Z|z|[+-]\d{2}:?\d{2})?$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-            "m": 60_000_000_000, "h": 3_600_000_000_000}
 
 
 def parse_rfc3339(value: str) -> float:
@@ -40,33 +38,60 @@ def format_rfc3339_ns(ns: int) -> str:
         f".{ns % 1_000_000_000:09d}Z"
 
 
-def parse_duration_ns(value: str) -> int:
-    """Go's time.ParseDuration for the units Docker users write: 1h30m, 10s, 500ms."""
-    text = value.strip()
-    if text in ("0", ""):
-        return 0
-    pos = 0
-    total = 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT_NS[m.group(2)]
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0,
+                   "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIX_SECONDS = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def parse_go_duration(text: str) -> float | None:
+    """Seconds of a Go duration (``1h30m``, ``-5m``, ``0``), None when it is not one."""
+    s = text.strip()
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        return None
+    pos, total = 0, 0.0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if m is None:
+            return None
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
-    if pos != len(text) or pos == 0:
-        raise InvalidArgument(f"invalid duration {value!r}")
-    return int(total)
+    return sign * total
 
 
-def parse_since(value: str, now: float | None = None) -> float:
-    """Docker's --since/--until/until= value: a duration ago, unix seconds, or RFC 3339."""
+def parse_timestamp(value: str, now: float | None = None, *, name: str = "until") -> float:
+    """Unix seconds of an ``until``/``since`` value, as Docker's GetTimestamp reads it:
+    a Go duration ago, unix seconds, or an RFC 3339 time (a bare date, or no zone: UTC).
+    ``name`` is the filter or parameter the value came in, for the error."""
     text = value.strip()
-    try:
+    now = time.time() if now is None else now
+    duration = parse_go_duration(text) if text else None
+    if duration is not None:
+        return now - duration
+    if _UNIX_SECONDS.fullmatch(text):
         return float(text)
+    iso = text.replace("Z", "+00:00").replace("z", "+00:00")
+    if "T" not in iso and len(iso) > 10 and iso[10] == " ":
+        iso = iso[:10] + "T" + iso[11:]
+    try:
+        t = datetime.datetime.fromisoformat(iso)
     except ValueError:
-        pass
-    if _DURATION.match(text):
-        try:
-            return (now if now is not None else time.time()) - parse_duration_ns(text) / 1e9
-        except InvalidArgument:
-            pass
-    return parse_rfc3339(text)
+        raise InvalidArgument(f"invalid filter '{name}={value}': not a duration, RFC 3339 "
+                              "time or unix timestamp") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.UTC)
+    return t.timestamp()
+
+
+def parse_since(value: str, now: float | None = None, *, name: str = "since") -> float:
+    """/events' since/until: :func:`parse_timestamp`, except that "0" is the epoch
+    (Docker's GetTimestamp does not read "0" as a duration there)."""
+    if value.strip() == "0":
+        return 0.0
+    return parse_timestamp(value, now, name=name)

@@ -96,8 +96,8 @@ def register(router: Router, ctx: DaemonContext) -> None:
         now = time.time()
         since = req.arg("since")
         until = req.arg("until")
-        since_ns = int(parse_since(since, now) * 1e9) if since else None
-        until_ns = int(parse_since(until, now) * 1e9) if until else None
+        since_ns = int(parse_since(since, now, name="since") * 1e9) if since else None
+        until_ns = int(parse_since(until, now, name="until") * 1e9) if until else None
         stop = threading.Event()
 
         def chunks() -> Any:
