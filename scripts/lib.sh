@@ -17,8 +17,10 @@ COVE_PIP_VERSION=24.3.1
 # docker.io: a reference dockerd for the interop tests and bench/engine.py (never started as
 # a service: see cove_install_system_packages); iproute2: network checks; procps: `ps` for
 # `cove-runtime ps`; time: GNU time, which bench/runtime.py starts runtimes
-# with to read their own peak RSS; jq: handy for reading `state` output.
-COVE_APT_PACKAGES=(python3-venv busybox-static runc crun linux-libc-dev iproute2 procps time jq docker-registry skopeo zstd conmon tini python3-yaml docker.io)
+# with to read their own peak RSS; jq: handy for reading `state` output;
+# nftables: libnftables for Cove's firewall table (and `nft` for tests); iptables: rules in
+# a Docker-managed FORWARD chain; containernetworking-plugins: the CNI plugins (/usr/lib/cni).
+COVE_APT_PACKAGES=(python3-venv busybox-static runc crun linux-libc-dev iproute2 procps time jq docker-registry skopeo zstd conmon tini python3-yaml docker.io nftables iptables containernetworking-plugins)
 
 cove_say() {
     printf '==> %s\n' "$*" >&2
