@@ -1,0 +1,1 @@
+"""Container networking: bridges, addresses and the packet filter around them."""
