@@ -551,18 +551,18 @@ def _cstr(raw: bytes) -> str:
     return raw.rstrip(b"\0").decode(errors="replace")
 
 
-def _parse_ip(text: str) -> tuple[int, bytes]:
+def _parse_ip(text: str, within: str = "") -> tuple[int, bytes]:
     family = socket.AF_INET6 if ":" in text else socket.AF_INET
     try:
         return family, socket.inet_pton(family, text)
     except OSError:
-        raise InvalidArgument(f'invalid IP address "{text}"') from None
+        raise InvalidArgument(f'invalid IP address "{within or text}"') from None
 
 
 def _parse_cidr(cidr: str) -> tuple[int, bytes, int]:
     """"10.1.0.2/24" → (AF_INET, packed address, 24)."""
     addr, sep, length = cidr.partition("/")
-    family, raw = _parse_ip(addr)
+    family, raw = _parse_ip(addr, cidr)
     bits = len(raw) * 8
     if not sep or not length.isdigit() or int(length) > bits:
         raise InvalidArgument(f'invalid address "{cidr}": want addr/prefix-length')
