@@ -43,6 +43,17 @@ def run_in_netns(netns: str | int, fn: Callable[[], T]) -> T:
             os.close(fd)
 
 
+def open_netns(path: str) -> int:
+    """Open a namespace file (``/run/.../x``, ``/proc/<pid>/ns/net``) for setns/IFLA_NET_NS_FD."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NotFound(f'network namespace "{path}" not found') from None
+    except OSError as e:
+        raise SyscallError(f'cannot open network namespace "{path}": {e.strerror}',
+                           e.errno) from None
+
+
 def create_netns(path: str) -> None:
     """Make a new network namespace, kept alive by a bind mount on ``path``, with ``lo`` up.
 
@@ -123,17 +134,6 @@ def set_sysctl(key: str, value: str, netns: str | int | None = None) -> None:
         write()
     else:
         run_in_netns(netns, write)
-
-
-def open_netns(path: str) -> int:
-    """Open a namespace file (``/run/.../x``, ``/proc/<pid>/ns/net``) for setns/IFLA_NET_NS_FD."""
-    try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise NotFound(f'network namespace "{path}" not found') from None
-    except OSError as e:
-        raise SyscallError(f'cannot open network namespace "{path}": {e.strerror}',
-                           e.errno) from None
 
 
 def _enter_then(fd: int, netns: str | int, fn: Callable[[], T]) -> T:
