@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import socket
 import stat
 import subprocess
@@ -59,7 +60,7 @@ def _cleanup_iptables() -> None:
                     or "10.204." in rule)
             if not rule.startswith("-A ") or not mine:
                 continue
-            parts = rule.split()
+            parts = shlex.split(rule)
             _run("iptables", "-t", table, "-D", *parts[1:], check=False)
             if "-j" in parts:
                 target = parts[parts.index("-j") + 1]

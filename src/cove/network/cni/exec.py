@@ -47,6 +47,11 @@ class CniPluginError(CoveError):
 class CniPluginNotFound(CniPluginError, NotFound):
     """The plugin type names no executable in the plugin dirs."""
 
+    def __init__(self, plugin: str, plugin_dirs: Sequence[str]) -> None:
+        where = os.pathsep.join(plugin_dirs) or "(no plugin dirs)"
+        super().__init__(plugin, "lookup", 0, f"no executable in {where}")
+        self.args = (f'CNI plugin "{plugin}" not found: no executable in {where}',)
+
 
 def format_cni_args(args: Mapping[str, str] | Sequence[tuple[str, str]]) -> str:
     """CNI_ARGS: ``K=V;K2=V2`` (SPEC.md); keys and values may hold neither ';' nor '='."""
@@ -108,9 +113,7 @@ class PluginExecutor:
             path = os.path.join(d, plugin_type)
             if os.path.isfile(path) and os.access(path, os.X_OK):
                 return path
-        raise CniPluginNotFound(
-            plugin_type, "lookup", 0,
-            f"no executable in {os.pathsep.join(self.plugin_dirs) or '(no plugin dirs)'}")
+        raise CniPluginNotFound(plugin_type, self.plugin_dirs)
 
     def _env(self, call: Invocation) -> dict[str, str]:
         # Inherit PATH and the rest (portmap and firewall run iptables from PATH), but
