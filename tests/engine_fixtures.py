@@ -65,6 +65,7 @@ class Engine:
         self.log = top / "coved.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.extra_args: list[str] = []
+        self.network: dict[str, object] = {}
 
     @property
     def host(self) -> str:
@@ -196,6 +197,39 @@ def load_busybox(root: Path, layer: bytes, name: str = "busybox:latest") -> str:
         return images.create_image([layer], BUSYBOX_CONFIG, name).id
 
 
+def network_settings(tag: str) -> dict[str, object]:
+    """daemon.json keys that give a test daemon networks of its own: its own default
+    bridge, nftables table and subnets, so several daemons never share one."""
+    k = int(tag[:6], 16)
+    bip_k = k % (14 * 256)
+    pool_k = (k // 4096) % 256
+    # "dns": names the embedded resolver does not know go to 127.0.0.1 (nothing answers
+    # there), never to the host's own resolvers: tests send no packet off this machine.
+    return {"bridge": f"cvt{tag[:8]}", "firewall-table": f"cvt{tag[:8]}", "dns": ["127.0.0.1"],
+            "bip": f"10.{210 + bip_k // 256}.{bip_k % 256}.1/24",
+            "default-address-pools": [{"base": f"10.{224 + pool_k // 16}."
+                                               f"{16 * (pool_k % 16)}.0/20", "size": 24}]}
+
+
+def remove_network_leftovers(root: Path, settings: dict[str, object]) -> None:
+    """The bridges, nftables table and iptables rules a test daemon made."""
+    bridges = {str(settings["bridge"])}
+    for record in (root / "network").glob("*.json"):
+        with contextlib.suppress(ValueError, OSError):
+            data = json.loads(record.read_text())
+            if data.get("driver") == "bridge" and data.get("interface"):
+                bridges.add(str(data["interface"]))
+    for bridge in bridges:
+        subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
+        for chain_args in (["-i", bridge], ["-o", bridge]):
+            while subprocess.run(["iptables", "-D", "FORWARD", *chain_args, "-j", "ACCEPT",
+                                  "-m", "comment", "--comment", "cove"],
+                                 check=False, capture_output=True).returncode == 0:
+                pass
+    subprocess.run(["nft", "delete", "table", "ip", str(settings["firewall-table"])],
+                   check=False, capture_output=True)
+
+
 @contextlib.contextmanager
 def private_engine(layer: bytes | None, daemon_json: str = "{}",
                    extra_args: list[str] | None = None,
@@ -205,7 +239,13 @@ def private_engine(layer: bytes | None, daemon_json: str = "{}",
     top.chmod(0o755)
     engine = Engine(top, f"/cove-test-{uuid.uuid4().hex[:8]}")
     engine.extra_args = list(extra_args or [])
-    (top / "daemon.json").write_text(daemon_json)
+    net = network_settings(uuid.uuid4().hex)
+    config = json.loads(daemon_json)
+    for key, value in net.items():
+        config.setdefault(key, value)
+    net.update({k: config[k] for k in net})
+    engine.network = net
+    (top / "daemon.json").write_text(json.dumps(config))
     try:
         if layer is not None:
             load_busybox(engine.root, layer)
@@ -221,6 +261,7 @@ def private_engine(layer: bytes | None, daemon_json: str = "{}",
         time.sleep(0.1)
         _unmount_under(top)
         _remove_cgroups(engine.cgroup_parent)
+        remove_network_leftovers(engine.root, net)
         shutil.rmtree(top, ignore_errors=True)
 
 

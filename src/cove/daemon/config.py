@@ -41,6 +41,23 @@ class DaemonConfig:
     init_path: str = "/usr/bin/tini-static"
     # Containers' cgroups go under this path in every hierarchy (dockerd's --cgroup-parent).
     cgroup_parent: str = "/cove"
+    # Networking (dockerd's names; see cove.engine.networks.config for the meanings).
+    bridge: str = "cove0"
+    bip: str = "10.77.0.1/16"
+    default_address_pools: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"base": "10.78.0.0/15", "size": 24}])
+    ip: str = "0.0.0.0"
+    iptables: bool = True
+    ip_forward: bool = True
+    ip_masq: bool = True
+    icc: bool = True
+    mtu: int = 0
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_opts: list[str] = field(default_factory=list)
+    firewall_table: str = "cove"
+    cni_config_dirs: list[str] = field(default_factory=lambda: ["/etc/cni/net.d"])
+    cni_plugin_dirs: list[str] = field(default_factory=lambda: ["/usr/lib/cni", "/opt/cni/bin"])
 
     @property
     def pidfile(self) -> str:
@@ -72,6 +89,18 @@ def parser() -> argparse.ArgumentParser:
                    help="per-registry CAs and client certificates (default /etc/cove/certs.d)")
     p.add_argument("--cgroup-parent", default=None,
                    help="parent cgroup of the containers' cgroups (default /cove)")
+    p.add_argument("-b", "--bridge", default=None,
+                   help='the default network\'s bridge (default cove0; "none": no default '
+                   "network)")
+    p.add_argument("--bip", default=None,
+                   help="the default bridge's address and prefix (default 10.77.0.1/16)")
+    p.add_argument("--ip", default=None,
+                   help="default address published ports listen on (default 0.0.0.0; "
+                   "127.0.0.1 keeps them on loopback)")
+    p.add_argument("--dns", action="append", default=None,
+                   help="DNS server for containers (repeatable)")
+    p.add_argument("--iptables", default=None, choices=["true", "false"],
+                   help="manage Cove's nftables table (default true)")
     p.add_argument("--snapshotter", "--storage-driver", dest="snapshotter", default=None,
                    choices=["overlay", "overlay2", "native", "vfs"])
     return p
@@ -99,7 +128,14 @@ _FILE_KEYS = {
     "tlskey": "tls_key", "storage-driver": "snapshotter", "snapshotter": "snapshotter",
     "runtimes": "runtimes", "log-opts": "log_opts", "log-driver": None, "debug": None,
     "init-path": "init_path", "cgroup-parent": "cgroup_parent", "certs-dir": "certs_dir",
+    "bridge": "bridge", "bip": "bip", "default-address-pools": "default_address_pools",
+    "ip": "ip", "iptables": "iptables", "ip-forward": "ip_forward", "ip-masq": "ip_masq",
+    "icc": "icc", "mtu": "mtu", "dns": "dns", "dns-search": "dns_search",
+    "dns-opts": "dns_opts", "firewall-table": "firewall_table",
+    "cni-config-dir": "cni_config_dirs", "cni-plugin-dirs": "cni_plugin_dirs",
 }
+_BOOL_KEYS = {"iptables", "ip_forward", "ip_masq", "icc", "tls", "tls_verify"}
+_LIST_KEYS = {"dns", "dns_search", "dns_opts", "cni_config_dirs", "cni_plugin_dirs"}
 
 
 def load(argv: list[str]) -> DaemonConfig:
@@ -125,13 +161,40 @@ def load(argv: list[str]) -> DaemonConfig:
             if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
                 raise InvalidArgument(f"{path}: hosts must be a list of strings")
             cfg.hosts = list(value)
+        elif attr in _BOOL_KEYS:
+            if not isinstance(value, bool):
+                raise InvalidArgument(f"{path}: {key} must be true or false")
+            setattr(cfg, attr, value)
+        elif attr in _LIST_KEYS:
+            items = [value] if isinstance(value, str) and attr.startswith("cni_config") \
+                else value
+            if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+                raise InvalidArgument(f"{path}: {key} must be a list of strings")
+            setattr(cfg, attr, list(items))
+        elif attr == "mtu":
+            if not isinstance(value, int) or isinstance(value, bool) or \
+                    not (value == 0 or 68 <= value <= 65535):
+                raise InvalidArgument(f"{path}: mtu must be 68-65535")
+            cfg.mtu = value
+        elif attr == "default_address_pools":
+            if not isinstance(value, list) or not all(
+                    isinstance(v, dict) and isinstance(v.get("base"), str)
+                    and isinstance(v.get("size"), int) for v in value):
+                raise InvalidArgument(f"{path}: default-address-pools must be a list of "
+                                      '{"base": "a.b.c.d/n", "size": n}')
+            cfg.default_address_pools = list(value)
         else:
+            if not isinstance(value, str):
+                raise InvalidArgument(f"{path}: {key} must be a string")
             setattr(cfg, attr, value)
     for attr in ("root", "exec_root", "hosts", "default_runtime", "log_level", "group",
-                 "tls", "snapshotter", "insecure_tcp", "cgroup_parent", "certs_dir"):
+                 "tls", "snapshotter", "insecure_tcp", "cgroup_parent", "certs_dir",
+                 "bridge", "bip", "ip", "dns"):
         value = getattr(args, attr)
         if value is not None:
             setattr(cfg, attr, value)
+    if args.iptables is not None:
+        cfg.iptables = args.iptables == "true"
     for flag, attr in (("tlsverify", "tls_verify"), ("tlscacert", "tls_ca"),
                        ("tlscert", "tls_cert"), ("tlskey", "tls_key")):
         value = getattr(args, flag)
@@ -163,7 +226,48 @@ def validate(cfg: DaemonConfig) -> None:
                 raise InvalidArgument("--tlsverify needs --tlscacert, --tlscert and --tlskey")
         else:
             raise InvalidArgument(f"invalid host {host!r}: want unix:///path or tcp://host:port")
+    validate_network(cfg)
     for key in cfg.log_opts:
         if key not in ("max-size", "max-file", "compress", "labels", "env", "tag", "mode",
                        "max-buffer-size"):
             raise InvalidArgument(f"unknown log opt {key!r}")
+
+
+def validate_network(cfg: DaemonConfig) -> None:
+    import ipaddress
+    if cfg.bridge != "none" and not (0 < len(cfg.bridge) <= 15 and "/" not in cfg.bridge):
+        raise InvalidArgument(f"invalid bridge {cfg.bridge!r}: an interface name of 1-15 "
+                              "characters")
+    try:
+        bip = ipaddress.ip_interface(cfg.bip)
+    except ValueError:
+        raise InvalidArgument(f"invalid bip {cfg.bip!r}: want a.b.c.d/n") from None
+    if not isinstance(bip, ipaddress.IPv4Interface) or "/" not in cfg.bip or \
+            bip.ip in (bip.network.network_address, bip.network.broadcast_address):
+        raise InvalidArgument(f"invalid bip {cfg.bip!r}: want the gateway's IPv4 address "
+                              "and prefix, e.g. 10.77.0.1/16")
+    for value in (cfg.ip, *cfg.dns):
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise InvalidArgument(f"invalid IP address {value!r}") from None
+    if not cfg.firewall_table or not all(c.isalnum() or c in "_-" for c in cfg.firewall_table):
+        raise InvalidArgument(f"invalid firewall-table {cfg.firewall_table!r}")
+    from cove.engine.networks.ipam import SubnetPools
+    SubnetPools(tuple((str(p["base"]), int(p["size"]))
+                      for p in cfg.default_address_pools)).validate()
+
+
+def network_config(cfg: DaemonConfig) -> Any:
+    """The engine's NetworkConfig for ``cfg``."""
+    from cove.engine.networks.config import NetworkConfig
+    from cove.engine.networks.ipam import SubnetPools
+    return NetworkConfig(
+        bridge=cfg.bridge, bip=cfg.bip,
+        pools=SubnetPools(tuple((str(p["base"]), int(p["size"]))
+                                for p in cfg.default_address_pools)),
+        default_bind_ip=cfg.ip, iptables=cfg.iptables, ip_forward=cfg.ip_forward,
+        ip_masq=cfg.ip_masq, icc=cfg.icc, mtu=cfg.mtu, dns=tuple(cfg.dns),
+        dns_search=tuple(cfg.dns_search), dns_options=tuple(cfg.dns_opts),
+        firewall_table=cfg.firewall_table, cni_config_dirs=tuple(cfg.cni_config_dirs),
+        cni_plugin_dirs=tuple(cfg.cni_plugin_dirs))

@@ -81,6 +81,7 @@ def build(cfg: object) -> tuple[object, object]:
     from cove.engine.containers.specs import SpecBuilder
     from cove.engine.events import EventLog
     from cove.engine.images import ThreadLocalImages
+    from cove.engine.networks.service import NetworkService
     from cove.engine.units import parse_bytes
     from cove.engine.volumes import VolumeService
     from cove.images.service import ImageService
@@ -102,6 +103,7 @@ def build(cfg: object) -> tuple[object, object]:
         cfg.root, users=lambda: [(c.id, c.mounts) for c in containers.store.all()],
         notify=lambda action, name, attrs: events.emit("volume", action, name, attrs))
     containers.volumes = volumes
+    containers.networks = cast("NetworkService", _networks(cfg, containers, events))
     ctx = DaemonContext(cfg, images, containers, events, time.time())
     ctx.services["volumes"] = volumes
     router = Router()
@@ -111,11 +113,34 @@ def build(cfg: object) -> tuple[object, object]:
     return ctx, router
 
 
+def _networks(cfg: object, containers: object, events: object) -> object:
+    from cove.daemon.config import DaemonConfig, network_config
+    from cove.engine.containers.service import ContainerService
+    from cove.engine.events import EventLog
+    from cove.engine.networks.service import NetworkService
+    from cove.errors import NotFound
+    assert isinstance(cfg, DaemonConfig) and isinstance(containers, ContainerService)
+    assert isinstance(events, EventLog)
+    networks = NetworkService(cfg.root, cfg.exec_root, network_config(cfg), events)
+
+    def by_ref(ref: str) -> object:
+        try:
+            return containers.get(ref)
+        except NotFound:
+            return None
+
+    networks.containers = containers.store.all
+    networks.container = by_ref  # type: ignore[assignment]
+    networks.save_container = containers.store.save
+    networks.start()
+    return networks
+
+
 def _register_optional(router: object, ctx: object) -> None:
     """Handler modules that other parts of the engine add (images, exec, archive...)."""
     import importlib
     for name in ("prune", "images", "image_commit", "exec", "archive", "container_extras",
-                 "volumes"):
+                 "volumes", "networks"):
         try:
             module = importlib.import_module(f"cove.api.handlers.{name}")
         except ModuleNotFoundError as e:
@@ -162,6 +187,8 @@ def serve(cfg: object) -> int:
     log.info("shutting down; containers keep running")
     server.stop()
     ctx.containers.close()
+    if ctx.containers.networks is not None:
+        ctx.containers.networks.close()
     ctx.images.close()
     for host in cfg.hosts:
         if host.startswith("unix://"):

@@ -253,9 +253,22 @@ class PruneService:
 
     def prune_networks(self, filters: PF.Filters | None, dry_run: bool = False
                        ) -> PruneResult:
-        # No user networks exist yet: the filters are checked so scripts learn their mistakes.
-        PF.parse(filters, NETWORK_KEYS)
-        return PruneResult()
+        f = PF.parse(filters, NETWORK_KEYS)
+        networks = self.containers.networks
+        if networks is None:
+            return PruneResult()
+        from cove.engine.timeutil import parse_rfc3339
+
+        def keep(net: Any) -> bool:
+            return PF.is_protected(net.labels) or not f.matches(net.labels,
+                                                                 parse_rfc3339(net.created))
+
+        # Exclusive of creates: a network a create is about to join is not pruned under it.
+        with self.lock.exclusive():
+            names = networks.prune(keep, dry_run=dry_run)
+        if not dry_run:
+            self.events.emit("network", "prune", "", {"reclaimed": "0"})
+        return PruneResult(list(names), 0)
 
     def prune_build_cache(self, filters: PF.Filters | None, dry_run: bool = False
                           ) -> PruneResult:

@@ -72,15 +72,29 @@ def inspect_view(c: Container, exec_ids: list[str] | None = None) -> dict[str, A
     }
 
 
+def _ports_view(c: Container) -> dict[str, Any]:
+    from cove.engine.networks.ports import bound_view
+    if not c.sandbox and not (c.state.running and
+                              (c.host_config.get("NetworkMode") or "") == "host"):
+        return {}
+    return bound_view(c.config.get("ExposedPorts") or {}, c.sandbox.get("ports") or [])
+
+
 def network_settings(c: Container) -> dict[str, Any]:
-    mode = c.host_config.get("NetworkMode") or "default"
+    sandbox = c.sandbox or {}
+    # The top-level address fields are the default bridge network's (Docker's legacy).
+    default = (c.endpoints or {}).get("bridge") or {}
     return {
-        "Bridge": "", "SandboxID": "", "SandboxKey": "",
+        "Bridge": "", "SandboxID": c.id if sandbox else "",
+        "SandboxKey": str(sandbox.get("key") or ""),
         "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {}, "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
-        "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-        "Networks": {} if mode in ("none", "host", "default", "bridge") else {},
+        "Ports": _ports_view(c), "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": default.get("EndpointID", ""), "Gateway": default.get("Gateway", ""),
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPAddress": default.get("IPAddress", ""), "IPPrefixLen": default.get("IPPrefixLen", 0),
+        "IPv6Gateway": "", "MacAddress": default.get("MacAddress", ""),
+        "Networks": {name: dict(ep) for name, ep in (c.endpoints or {}).items()},
     }
 
 
@@ -117,15 +131,22 @@ def summary_view(c: Container, size: bool = False) -> dict[str, Any]:
         "ImageID": c.image_id,
         "Command": command,
         "Created": _unix(c.created),
-        "Ports": [],
+        "Ports": _summary_ports(c),
         "Labels": dict(c.config.get("Labels") or {}),
         "State": c.state.status,
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": {"Networks": {name: dict(ep)
+                                         for name, ep in (c.endpoints or {}).items()}},
         "Mounts": list(c.mounts),
     }
     return out
+
+
+def _summary_ports(c: Container) -> list[dict[str, Any]]:
+    from cove.engine.networks.ports import summary_ports
+    bound = (c.sandbox or {}).get("ports") or []
+    return summary_ports(c.config.get("ExposedPorts") or {}, bound)
 
 
 _PS_FILTERS = {"status", "label", "name", "ancestor", "exited", "id", "before", "since",
@@ -186,5 +207,34 @@ def matches(c: Container, filters: dict[str, list[str]],
     if "volume" in f and not any(m.get(k) in f["volume"] for m in c.mounts
                                  for k in ("Name", "Source", "Destination")):
         return False
+    if "network" in f and not any(
+            name in f["network"] or ep.get("NetworkID") in f["network"]
+            for name, ep in (c.endpoints or {}).items()):
+        return False
+    if "publish" in f or "expose" in f:
+        ports = _summary_ports(c)
+        if "publish" in f and not any(_port_match(v, p.get("PublicPort"), p["Type"])
+                                      for v in f["publish"] for p in ports):
+            return False
+        if "expose" in f and not any(_port_match(v, p["PrivatePort"], p["Type"])
+                                     for v in f["expose"] for p in ports):
+            return False
     return not ("ancestor" in f and image_matcher is not None
                 and not any(image_matcher(c, v) for v in f["ancestor"]))
+
+
+def _port_match(wanted: str, port: int | None, proto: str) -> bool:
+    """ps --filter publish=/expose=: <port>[/<proto>] or <start>-<end>[/<proto>]."""
+    if port is None:
+        return False
+    spec, _, want_proto = wanted.partition("/")
+    if want_proto and want_proto != proto:
+        return False
+    first, sep, last = spec.partition("-")
+    try:
+        lo = int(first)
+        hi = int(last) if sep else lo
+    except ValueError:
+        raise InvalidArgument(f"invalid filter value {wanted!r}: want <port>[/<proto>] or "
+                              "<startport-endport>[/<proto>]") from None
+    return lo <= port <= hi

@@ -83,6 +83,12 @@ class Container:
     hostname_path: str = ""
     hosts_path: str = ""
     resolv_conf_path: str = ""
+    # NetworkSettings.Networks: the networks it joins, by name (EndpointSettings; the
+    # address fields are filled while it runs).
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # While it runs: its network namespace, each network's interface, address and
+    # driver state, the published ports (see engine/networks/service.py).
+    sandbox: dict[str, Any] = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:

@@ -36,6 +36,7 @@ from cove.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound,
 
 if TYPE_CHECKING:
     from cove.engine.containers.specs import SpecBuilder
+    from cove.engine.networks.service import NetworkService
     from cove.engine.volumes import VolumeService
     from cove.engine.volumes.service import Hold
     from cove.images.service import ImageService
@@ -138,6 +139,8 @@ class ContainerService:
             contextlib.nullcontext)
         # Named and anonymous volumes (set by the daemon; None: volume mounts refused).
         self.volumes: VolumeService | None = None
+        # Networks (set by the daemon; None: containers get their own loopback only).
+        self.networks: NetworkService | None = None
         specs.resolver = self._namespace_of
         self.watcher = monitor.ExitWatcher(self._on_monitor_exit)
         self.rotator = LogRotator(self._rotation_targets)
@@ -231,12 +234,16 @@ class ContainerService:
         cid = self.store.new_id()
         # Validate and merge before anything is created on disk.
         plan = self.specs.plan(body, image_config, container_id=cid)
+        endpoints: dict[str, dict[str, Any]] = {}
+        if self.networks is not None:
+            endpoints = self.networks.plan_endpoints(
+                plan.host_config, body.get("NetworkingConfig") or {}, plan.config)
         c = Container(
             id=cid, name=name or "", created=model.now_rfc3339(), image=image_ref,
             image_id=image.id, config=plan.config, host_config=plan.host_config,
             networking_config=body.get("NetworkingConfig") or {}, runtime=runtime_name,
             driver=getattr(self.images, "snapshotter_name", "overlay"),
-            path=plan.path, args=plan.args)
+            path=plan.path, args=plan.args, endpoints=endpoints)
         self.store.reserve(c)
         cdir = self.store.dir_of(cid)
         created_volumes: list[str] = []
@@ -303,6 +310,10 @@ class ContainerService:
         self.store.release(c)
 
     def _write_etc_files(self, c: Container) -> None:
+        if self.networks is not None:
+            from cove.engine.networks import etc
+            etc.write_files(c, self.networks)
+            return
         hostname = c.config.get("Hostname") or c.id[:12]
         domain = c.config.get("Domainname") or ""
         with open(c.hostname_path, "w") as f:
@@ -352,8 +363,9 @@ class ContainerService:
         if os.path.ismount(c.rootfs):
             unmount_all(c.rootfs)
 
-    def _write_spec(self, c: Container) -> dict[str, Any]:
-        spec = self.specs.build(c, init_path=self.config.init_path)
+    def _write_spec(self, c: Container, netns: str | None = None) -> dict[str, Any]:
+        spec = self.specs.build(c, init_path=self.config.init_path,
+                                network_namespace=netns)
         import json
         path = os.path.join(c.bundle, "config.json")
         with open(path + ".tmp", "w") as f:
@@ -401,7 +413,12 @@ class ContainerService:
                         "driver": str(m.get("Driver") or "local"),
                         "propagation": str(m.get("Propagation") or ""),
                         "read/write": "true" if m.get("RW") else "false"})
-        own_netns = has_own_network_namespace(self._write_spec(c))
+        netns = self.networks.setup(c) if self.networks is not None else None
+        try:
+            own_netns = has_own_network_namespace(self._write_spec(c, netns))
+        except BaseException:
+            self._network_down(c)
+            raise
         paths = self.paths(c)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(paths.directory, "oom"))
@@ -421,6 +438,7 @@ class ContainerService:
                 else 126 if "permission denied" in str(e) else 128
             c.state.status = model.EXITED if c.state.started_at != model.ZERO_TIME \
                 else model.CREATED
+            self._network_down(c)
             self._save(c)
             self._run_ended(c.id)
             raise
@@ -434,6 +452,7 @@ class ContainerService:
             with contextlib.suppress(Exception):
                 rt.kill(c.id, signal_mod.SIGKILL)
             c.state.error = str(e)
+            self._network_down(c)
             self._save(c)
             self._run_ended(c.id)
             raise
@@ -549,6 +568,7 @@ class ContainerService:
             st.health.status = "unhealthy" if st.health.status != "healthy" else "healthy"
         with contextlib.suppress(Exception):
             self.runtime(c.runtime).delete(c.id, force=True)
+        self._network_down(c)
         self._save(c)
         self._run_ended(c.id)
         attrs = self._attrs(c, exitCode=str(code))
@@ -797,6 +817,7 @@ class ContainerService:
         with self.store.lock(c.id):
             with contextlib.suppress(Exception):
                 self.runtime(c.runtime).delete(c.id, force=True)
+            self._network_down(c)
             self._unmount_rootfs(c)
             self.images.release_rootfs(c.id)
             shutil.rmtree(os.path.join(self.exec_dir, c.id), ignore_errors=True)
@@ -809,6 +830,35 @@ class ContainerService:
             self._remove_anonymous_volumes(c)
         self._tell("container_removed", c)
         self.events.emit("container", "destroy", c.id, self._attrs(c))
+
+    # -- networks --------------------------------------------------------------------------
+
+    def _network_down(self, c: Container) -> None:
+        if self.networks is not None and c.sandbox:
+            try:
+                self.networks.teardown(c)
+            except Exception:
+                log.exception("network teardown of %s failed", c.id[:12])
+
+    def connect_network(self, ref: str, network: str, settings: dict[str, Any]) -> None:
+        if self.networks is None:
+            raise FailedPrecondition("networking is disabled in this daemon")
+        c = self.get(ref)
+        with self.store.lock(c.id):
+            if c.state.status == model.PAUSED:
+                raise Conflict(f"Container {c.id} is paused")
+            self.networks.connect(c, network, settings)
+            self._save(c)
+
+    def disconnect_network(self, ref: str, network: str, force: bool = False) -> None:
+        if self.networks is None:
+            raise FailedPrecondition("networking is disabled in this daemon")
+        c = self.get(ref)
+        with self.store.lock(c.id):
+            try:
+                self.networks.disconnect(c, network, force)
+            finally:
+                self._save(c)
 
     def rename(self, ref: str, new_name: str) -> None:
         c = self.get(ref)
@@ -870,6 +920,11 @@ class ContainerService:
                 policy = (c.host_config.get("RestartPolicy") or {}).get("Name")
                 if policy in ("always", "unless-stopped") and not c.state.stopped_by_user:
                     restart.append(c)
+        if self.networks is not None:
+            try:
+                self.networks.reconcile(lambda c: c.state.running)
+            except Exception:
+                log.exception("network reconciliation failed")
         for c in restart:
             try:
                 with self.store.lock(c.id):

@@ -135,7 +135,8 @@ class SpecBuilder:
                     host_config_view(dict(body.get("HostConfig") or {})),
                     merged.path, list(merged.argv[1:]))
 
-    def build(self, c: Container, *, init_path: str | None) -> dict[str, Any]:
+    def build(self, c: Container, *, init_path: str | None,
+              network_namespace: str | None = None) -> dict[str, Any]:
         # Volumes as the host directories the create resolved (the record's Mounts).
         body = dict(c.config, HostConfig=resolved_host_config(c.host_config, c.mounts))
         request = parse_create_request(body)
@@ -148,5 +149,5 @@ class SpecBuilder:
             namespace_resolver=self.resolver, host=self.host,
             # The record holds generated values (Hostname) that the create-time
             # conflict checks would take for the user's.
-            recheck_request=False))
+            recheck_request=False, network_namespace=network_namespace))
         return built.spec

@@ -78,6 +78,9 @@ class SpecOptions:
     host: HostInfo | None = None
     recheck_request: bool = True
     hooks: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+    # The network namespace the daemon made and configured for the container (its
+    # networks' endpoints are in it before the container starts); None: a new one.
+    network_namespace: str | None = None
     no_new_privileges: bool = False
 
 
@@ -230,7 +233,8 @@ def build_spec(request: CreateRequest, image: ImageConfig, options: SpecOptions)
     mounts = [m for m in mounts if m["destination"] not in replaced] + extra.mounts
 
     linux: dict[str, Any] = {
-        "namespaces": build_namespaces(modes, options.namespace_resolver),
+        "namespaces": build_namespaces(modes, options.namespace_resolver,
+                                       options.network_namespace),
         "resources": resources,
         "cgroupsPath": _cgroups_path(h, options),
     }

@@ -77,14 +77,17 @@ def parse_modes(pid_mode: str, ipc_mode: str, uts_mode: str, network_mode: str,
     return NamespaceModes(pid, ipc, uts, network, cgroup, ipc_mode == "none")
 
 
-def build_namespaces(modes: NamespaceModes,
-                     resolver: NamespaceResolver | None) -> list[dict[str, Any]]:
+def build_namespaces(modes: NamespaceModes, resolver: NamespaceResolver | None,
+                     network_path: str | None = None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for kind, mode in (("pid", modes.pid), ("network", modes.network), ("ipc", modes.ipc),
                        ("uts", modes.uts), ("mount", "private"), ("cgroup", modes.cgroup)):
         if mode == "host":
             continue
         other = NamespaceModes.joined(mode)
+        if other is None and kind == "network" and network_path:
+            out.append({"type": kind, "path": network_path})
+            continue
         if other is None:
             out.append({"type": kind})
             continue

@@ -1,0 +1,1 @@
+"""Networks: the records, address management and the service the engine and API use."""

@@ -1,0 +1,1 @@
+"""Network drivers: how an endpoint is made in a container's network namespace."""
