@@ -65,6 +65,14 @@ GROUPS: dict[str, dict[str, tuple[str, str]]] = {
         "list": ("volumes", "cmd_volume_ls"), "inspect": ("volumes", "cmd_volume_inspect"),
         "rm": ("volumes", "cmd_volume_rm"), "remove": ("volumes", "cmd_volume_rm"),
     },
+    "network": {
+        "create": ("networks", "cmd_network_create"), "ls": ("networks", "cmd_network_ls"),
+        "list": ("networks", "cmd_network_ls"),
+        "inspect": ("networks", "cmd_network_inspect"),
+        "rm": ("networks", "cmd_network_rm"), "remove": ("networks", "cmd_network_rm"),
+        "connect": ("networks", "cmd_network_connect"),
+        "disconnect": ("networks", "cmd_network_disconnect"),
+    },
 }
 
 # The prune verbs and system df: commands/prune.py and commands/disk_usage.py.
@@ -90,6 +98,7 @@ Options:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Cove
   volume      Manage volumes
 

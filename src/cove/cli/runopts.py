@@ -85,10 +85,170 @@ def _detach_keys(text: str) -> str:
     return text
 
 
-def _network(text: str) -> str:
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_ATTACHMENT_KEYS = ("name", "alias", "ip", "ip6", "mac-address", "link-local-ip", "driver-opt",
+                    "gw-priority")
+
+
+def _network(text: str) -> dict[str, Any]:
+    """One --network: a name, or docker's long syntax ``name=n,alias=a,ip=...``.
+
+    docker takes the long syntax when ``\\w+=\\w+`` occurs anywhere in the value,
+    and lowercases its keys and values (so does this).
+    """
+    long_syntax = any(c == "=" and 0 < i < len(text) - 1 and text[i - 1] in _WORD
+                      and text[i + 1] in _WORD for i, c in enumerate(text))
+    if not long_syntax:
+        return {"Target": text}
+    import csv
+
+    try:
+        fields = next(csv.reader([text]))
+    except (csv.Error, StopIteration) as e:
+        raise ValueError(str(e)) from None
+    att: dict[str, Any] = {"Target": "", "Aliases": [], "LinkLocalIPs": [], "DriverOpts": {}}
+    for item in fields:
+        key, eq, value = item.lower().partition("=")
+        if not eq or not key:
+            raise ValueError(f"invalid field {item}")
+        key, value = key.strip(), value.strip()
+        if key not in _ATTACHMENT_KEYS:
+            raise ValueError(f"invalid field key {key}")
+        if key == "name":
+            att["Target"] = value
+        elif key == "alias":
+            att["Aliases"].append(value)
+        elif key == "ip":
+            att["IPv4Address"] = value
+        elif key == "ip6":
+            att["IPv6Address"] = value
+        elif key == "mac-address":
+            att["MacAddress"] = value
+        elif key == "link-local-ip":
+            att["LinkLocalIPs"].append(value)
+        elif key == "driver-opt":
+            opt_key, opt_eq, opt_value = value.partition("=")
+            if not opt_eq or not opt_key:
+                raise ValueError("invalid key value pair format in driver options")
+            att["DriverOpts"][opt_key.strip()] = opt_value.strip()
+        else:
+            try:
+                att["GwPriority"] = int(value)
+            except ValueError:
+                raise ValueError(f"invalid gw-priority ({value}): invalid syntax") from None
+    if not att["Target"]:
+        raise ValueError("network name/id is not specified")
+    return att
+
+
+def _link(text: str) -> str:
     if not text:
-        raise ValueError("network name cannot be empty")
+        raise ValueError("empty string specified for links")
+    if text.count(":") > 1:
+        raise ValueError(f"bad format for links: {text}")
     return text
+
+
+def _valid_mac(text: str) -> bool:
+    """Go's net.ParseMAC: 6, 8 or 20 octets as aa:bb:.. / aa-bb-.. or aabb.ccdd.. groups."""
+    hexdigits = "0123456789abcdefABCDEF"
+    if "." in text:
+        groups = text.split(".")
+        return len(groups) in (3, 4, 10) and all(
+            len(g) == 4 and all(c in hexdigits for c in g) for g in groups)
+    sep = ":" if ":" in text else "-"
+    octets = text.split(sep)
+    return len(octets) in (6, 8, 20) and all(
+        len(o) == 2 and all(c in hexdigits for c in o) for o in octets)
+
+
+def _user_defined(mode: str) -> bool:
+    return mode not in ("default", "bridge", "host", "none") and not mode.startswith(
+        "container:")
+
+
+def _apply_container_options(att: dict[str, Any], opts: Options) -> None:
+    """docker's applyContainerOptions: --network-alias, --link, --ip... go to the first network."""
+    for dest, key, what in (
+            ("network_alias", "Aliases", "--network-alias and per-network alias"),
+            ("link", "Links", "--link and per-network links"),
+            ("ip", "IPv4Address", "--ip and per-network IPv4 address"),
+            ("ip6", "IPv6Address", "--ip6 and per-network IPv6 address"),
+            ("mac_address", "MacAddress", "--mac-address and per-network MAC address"),
+            ("link_local_ip", "LinkLocalIPs",
+             "--link-local-ip and per-network link-local IP addresses")):
+        if att.get(key) and opts[dest]:
+            raise UsageError(f"conflicting options: cannot specify both {what}")
+    if opts.list("network_alias"):
+        att["Aliases"] = list(opts.list("network_alias"))
+    # on a user-defined network --link is an alias; on the default bridge a legacy link
+    if _user_defined(att["Target"]) and opts.list("link"):
+        att["Links"] = list(opts.list("link"))
+    for dest, key in (("ip", "IPv4Address"), ("ip6", "IPv6Address"),
+                      ("mac_address", "MacAddress")):
+        if opts.str(dest):
+            att[key] = opts.str(dest)
+    if opts.list("link_local_ip"):
+        att["LinkLocalIPs"] = list(opts.list("link_local_ip"))
+
+
+def _endpoint(att: dict[str, Any]) -> dict[str, Any]:
+    """docker's parseNetworkAttachmentOpt: an EndpointSettings with only what was set."""
+    target = att["Target"]
+    if not target.strip():
+        raise UsageError("no name set for network")
+    if not _user_defined(target):
+        if att.get("Aliases"):
+            raise UsageError("network-scoped aliases are only supported for user-defined "
+                             "networks")
+        if att.get("Links"):
+            raise UsageError("links are only supported for user-defined networks")
+    ep: dict[str, Any] = {}
+    ipam = {k: att[k] for k in ("IPv4Address", "IPv6Address", "LinkLocalIPs") if att.get(k)}
+    if ipam:
+        ep["IPAMConfig"] = ipam
+    for key in ("Links", "Aliases", "DriverOpts", "GwPriority"):
+        if att.get(key):
+            ep[key] = att[key]
+    mac = str(att.get("MacAddress") or "")
+    if mac:
+        if not _valid_mac(mac.strip()):
+            raise UsageError(f"{mac} is not a valid mac address")
+        ep["MacAddress"] = mac
+    return ep
+
+
+def network_endpoints(opts: Options) -> tuple[str, dict[str, dict[str, Any]]]:
+    """(HostConfig.NetworkMode, NetworkingConfig.EndpointsConfig) as docker's parseNetworkOpts.
+
+    The container-wide network flags apply to the first --network; a single
+    network with nothing set gets no endpoint entry (the daemon makes one).
+    """
+    attachments = [dict(a) for a in opts.list("network")]
+    endpoints: dict[str, dict[str, Any]] = {}
+    if not attachments:
+        att: dict[str, Any] = {"Target": "default"}
+        _apply_container_options(att, opts)
+        endpoints["default"] = _endpoint(att)
+    user_defined = other = False
+    for i, att in enumerate(attachments):
+        if _user_defined(att["Target"]):
+            user_defined = True
+        else:
+            other = True
+        if i == 0:
+            _apply_container_options(att, opts)
+        ep = _endpoint(att)
+        if att["Target"] in endpoints:
+            raise UsageError(f'network "{att["Target"]}" is specified multiple times')
+        if i == 0 and len(attachments) == 1 and not ep:
+            continue
+        endpoints[att["Target"]] = ep
+    if user_defined and other:
+        raise UsageError("conflicting options: cannot attach both user-defined and "
+                         "non-user-defined network-modes")
+    mode = attachments[0]["Target"] if attachments else "default"
+    return mode, endpoints
 
 
 CREATE_FLAGS: list[Flag] = [
@@ -172,17 +332,21 @@ CREATE_FLAGS: list[Flag] = [
          convert=units.parse_mount),
     Flag("tmpfs", "", LIST, help="Mount a tmpfs directory", convert=units.parse_tmpfs),
     Flag("volumes-from", "", LIST, help="Mount volumes from the specified container(s)"),
-    Flag("network", "", STRING, help="Connect a container to a network", convert=_network),
-    Flag("net", "", STRING, dest="network", help="Connect a container to a network",
+    Flag("network", "", LIST, metavar="network", help="Connect a container to a network",
          convert=_network),
+    Flag("net", "", LIST, metavar="network", dest="network",
+         help="Connect a container to a network", convert=_network),
     Flag("network-alias", "", LIST, help="Add network-scoped alias for the container"),
+    Flag("link", "", LIST, help="Add link to another container", convert=_link),
+    Flag("link-local-ip", "", LIST, help="Container IPv4/IPv6 link-local addresses"),
     Flag("publish", "p", LIST, help="Publish a container's port(s) to the host",
          convert=units.parse_publish),
     Flag("publish-all", "P", BOOL, help="Publish all exposed ports to random ports"),
     Flag("expose", "", LIST, help="Expose a port or a range of ports",
          convert=units.parse_expose),
-    Flag("ip", "", STRING, help="IPv4 address (e.g., 172.30.100.104)", convert=units.parse_ip),
-    Flag("ip6", "", STRING, help="IPv6 address (e.g., 2001:db8::33)", convert=units.parse_ip),
+    # not checked here: docker leaves --ip/--ip6 to the daemon
+    Flag("ip", "", STRING, help="IPv4 address (e.g., 172.30.100.104)"),
+    Flag("ip6", "", STRING, help="IPv6 address (e.g., 2001:db8::33)"),
     Flag("mac-address", "", STRING, help="Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
     Flag("dns", "", LIST, help="Set custom DNS servers", convert=units.parse_ip),
     Flag("dns-search", "", LIST, help="Set custom DNS search domains"),
@@ -326,10 +490,10 @@ def build_create_body(opts: Options, image: str, command: list[str]) -> dict[str
     if swap and swap != -1 and memory and swap < memory:
         raise UsageError("Minimum memoryswap limit should be larger than memory limit, "
                          "see usage")
-    network = opts.str("network")
+    network_mode, endpoints = network_endpoints(opts)
     host: dict[str, Any] = {
         "Binds": binds or None,
-        "NetworkMode": network or "default",
+        "NetworkMode": network_mode,
         "PortBindings": bindings or {},
         "RestartPolicy": opts["restart"] if opts.is_set("restart") else
         {"Name": "no", "MaximumRetryCount": 0},
@@ -383,20 +547,7 @@ def build_create_body(opts: Options, image: str, command: list[str]) -> dict[str
         raise UsageError("Conflicting options: --restart and --rm")
     body: dict[str, Any] = dict(config)
     body["HostConfig"] = host
-    endpoint: dict[str, Any] = {}
-    ipam: dict[str, str] = {}
-    if opts.str("ip"):
-        ipam["IPv4Address"] = opts.str("ip")
-    if opts.str("ip6"):
-        ipam["IPv6Address"] = opts.str("ip6")
-    if ipam:
-        endpoint["IPAMConfig"] = ipam
-    if opts.list("network_alias"):
-        endpoint["Aliases"] = opts.list("network_alias")
-    if network or endpoint:
-        net_name = network or "default"
-        if ipam and net_name in ("default", "bridge", "host", "none"):
-            raise UsageError("user specified IP address is supported on user defined "
-                             "networks only")
-        body["NetworkingConfig"] = {"EndpointsConfig": {net_name: endpoint}}
+    if opts.list("link"):
+        host["Links"] = list(opts.list("link"))
+    body["NetworkingConfig"] = {"EndpointsConfig": endpoints}
     return body
