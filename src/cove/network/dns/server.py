@@ -65,8 +65,12 @@ log = logging.getLogger(__name__)
 LISTEN_ADDRESS = "127.0.0.11"
 LISTEN_PORT = 53
 RECORD_TTL = 600  # seconds, as Docker's embedded server
-MAX_PENDING_FORWARDS = 1024  # UDP queries waiting for an upstream, over all containers
+# Caps on work in flight, overall and per container, so one busy or hostile
+# container cannot starve the others (or the daemon's file descriptors).
+MAX_PENDING_FORWARDS = 1024  # UDP queries waiting for an upstream
+MAX_PENDING_PER_CONTAINER = 128
 MAX_TCP_CONNECTIONS = 64  # concurrent TCP clients (one worker thread each)
+MAX_TCP_PER_CONTAINER = 8
 TCP_IDLE_TIMEOUT = 5.0  # seconds a TCP client may stay silent
 _MAX_MESSAGE = 65535
 _UDP_BATCH = 64  # datagrams read from one socket per wake-up, so no container starves others
@@ -96,6 +100,8 @@ class _Attachment:
     netns: str
     udp: socket.socket
     tcp: socket.socket
+    pending: int = 0  # UDP forwards in flight
+    tcp_clients: int = 0
 
 
 @dataclass(eq=False)
@@ -118,11 +124,12 @@ class _Forward:
     attempt_deadline: float = 0.0
     sock: socket.socket | None = None
     upstream: tuple[str, int] | None = None
+    counted: bool = False  # in its attachment's pending count
 
 
 @dataclass(eq=False)
 class _TcpClient:
-    asker: str
+    attachment: _Attachment
     conn: socket.socket
     thread: threading.Thread | None = field(default=None)
 
@@ -249,6 +256,8 @@ class DnsServer:
         """Listen on 127.0.0.11:53 in ``netns`` (an nsfs path) for container ``asker``.
         Attaching again replaces the previous sockets (a restarted container has a new
         namespace)."""
+        # The old sockets go first: in the same namespace they hold the address.
+        self.detach(asker)
         udp, tcp = _sockets_in(netns, asker)
         with self._lock:
             if self._closed:
@@ -256,7 +265,7 @@ class DnsServer:
                 tcp.close()
                 raise FailedPrecondition(f"DNS server is closed; cannot attach container {asker}")
             old = self._attached.pop(asker, None)
-            if old is not None:
+            if old is not None:  # a concurrent attach of the same container won the race
                 self._drop(old)
             att = _Attachment(asker, netns, udp, tcp)
             self._attached[asker] = att
@@ -313,7 +322,7 @@ class DnsServer:
         for fwd in [f for f in self._forwards.values() if f.attachment is att]:
             self._end_forward(fwd)
         for client in self._tcp_clients:
-            if client.asker == att.asker:
+            if client.attachment is att:
                 with contextlib.suppress(OSError):
                     client.conn.shutdown(socket.SHUT_RDWR)
 
@@ -332,7 +341,7 @@ class DnsServer:
                     try:
                         self._dispatch(key)
                     except Exception:  # one bad packet or socket must not stop the server
-                        log.exception("dns: error serving %r", key.data)
+                        log.debug("dns: error serving %r", key.data, exc_info=True)
                 self._expire(time.monotonic())
 
     def _next_timeout(self) -> float | None:
@@ -416,7 +425,7 @@ class DnsServer:
                                    authoritative=True, limit=limit)
             addresses = self._records.lookup(asker, name)
         except Exception:
-            log.exception("dns: container %s: records failed for %s", asker, name)
+            log.debug("dns: container %s: records failed for %s", asker, name, exc_info=True)
             return build_reply(query, RCODE_SERVFAIL)
         if addresses is None:
             return query
@@ -430,7 +439,7 @@ class DnsServer:
         try:
             return _usable_upstreams(asker, list(self._upstreams(asker)))
         except Exception:
-            log.exception("dns: container %s: cannot list upstreams", asker)
+            log.debug("dns: container %s: cannot list upstreams", asker, exc_info=True)
             return []
 
     # -- forwarding over UDP (selector thread) ---------------------------------------------
@@ -438,7 +447,8 @@ class DnsServer:
     def _start_forward(self, att: _Attachment, client: tuple[str, int], query: Message,
                        wire: bytes) -> None:
         upstreams = self._upstreams_of(att.asker)
-        if not upstreams or len(self._forwards) >= MAX_PENDING_FORWARDS:
+        if (not upstreams or len(self._forwards) >= MAX_PENDING_FORWARDS
+                or att.pending >= MAX_PENDING_PER_CONTAINER):
             log.debug("dns: container %s: %s: no upstream to forward to (%d pending)",
                       att.asker, query.questions[0].name, len(self._forwards))
             self._reply_udp(att, client, build_reply(query, RCODE_SERVFAIL))
@@ -469,6 +479,9 @@ class DnsServer:
                 continue
             fwd.sock, fwd.upstream = sock, upstream
             fwd.attempt_deadline = now + (fwd.deadline - now) / (len(fwd.remaining) + 1)
+            if not fwd.counted:
+                fwd.counted = True
+                fwd.attachment.pending += 1
             self._forwards[sock] = fwd
             self._selector.register(sock, selectors.EVENT_READ, fwd)
             log.debug("dns: container %s: %s forwarded to %s", fwd.attachment.asker,
@@ -476,6 +489,7 @@ class DnsServer:
             return
         log.debug("dns: container %s: %s: no upstream answered", fwd.attachment.asker,
                   fwd.query.questions[0].name)
+        self._end_forward(fwd)
         self._reply_udp(fwd.attachment, fwd.client, build_reply(fwd.query, RCODE_SERVFAIL))
 
     def _read_upstream(self, fwd: _Forward) -> None:
@@ -513,6 +527,9 @@ class DnsServer:
     def _end_forward(self, fwd: _Forward) -> None:
         self._close_upstream_socket(fwd)
         fwd.remaining = []
+        if fwd.counted:
+            fwd.counted = False
+            fwd.attachment.pending -= 1
 
     # -- TCP ------------------------------------------------------------------------------
 
@@ -525,13 +542,15 @@ class DnsServer:
             except OSError as e:
                 log.debug("dns: container %s: accept failed: %s", att.asker, e)
                 return
-            if len(self._tcp_clients) >= MAX_TCP_CONNECTIONS:
+            if (len(self._tcp_clients) >= MAX_TCP_CONNECTIONS
+                    or att.tcp_clients >= MAX_TCP_PER_CONTAINER):
                 log.debug("dns: container %s: too many TCP clients; refused one", att.asker)
                 conn.close()
                 continue
             conn.setblocking(True)
             conn.settimeout(TCP_IDLE_TIMEOUT)
-            client = _TcpClient(att.asker, conn)
+            client = _TcpClient(att, conn)
+            att.tcp_clients += 1
             # Started from the selector thread, which never leaves the host namespace:
             # the worker's upstream connections are made from there too.
             client.thread = threading.Thread(target=self._serve_tcp, args=(client,),
@@ -545,21 +564,23 @@ class DnsServer:
                 wire = _read_frame(client.conn)
                 if wire is None:
                     return
+                asker = client.attachment.asker
                 with self._lock:
-                    if self._closed or client.asker not in self._attached:
+                    if self._closed or self._attached.get(asker) is not client.attachment:
                         return
-                    result = self._answer(client.asker, wire, udp=False)
+                    result = self._answer(asker, wire, udp=False)
                 if result is None:
                     return
                 if isinstance(result, Message):
-                    result = self._forward_tcp(client.asker, result, wire)
+                    result = self._forward_tcp(asker, result, wire)
                 client.conn.sendall(_frame(result))
         except (OSError, ValueError) as e:
-            log.debug("dns: container %s: TCP client ended: %s", client.asker, e)
+            log.debug("dns: container %s: TCP client ended: %s", client.attachment.asker, e)
         finally:
             client.conn.close()
             with self._lock:
                 self._tcp_clients.discard(client)
+                client.attachment.tcp_clients -= 1
 
     def _forward_tcp(self, asker: str, query: Message, wire: bytes) -> bytes:
         with self._lock:
