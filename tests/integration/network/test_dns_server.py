@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import selectors
 import shutil
 import socket
@@ -497,6 +498,33 @@ def test_malformed_query_gets_formerr_and_a_runt_gets_nothing(server: DnsServer,
     assert udp_exchange(netns_a, b"\x01\x02\x03", timeout=0.5) is None
     # Still serving after both.
     assert resolve(netns_a, "web").answers
+
+
+def test_hostile_packets_do_not_disturb_the_server(
+        server: DnsServer, netns_a: str, caplog: pytest.LogCaptureFixture) -> None:
+    server.attach("c1", netns_a)
+    rng = random.Random(0x5EED)
+    seeds = [ask("web"), ask("2.0.203.10.in-addr.arpa", TYPE_PTR), ask("web", TYPE_AAAA)]
+    sock = _in_netns(netns_a, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    with sock, caplog.at_level(logging.DEBUG, logger="cove.network.dns.server"):
+        for i in range(1500):
+            wire = bytearray(rng.choice(seeds))
+            for _ in range(rng.randrange(1, 4)):
+                at = rng.randrange(len(wire))
+                if rng.random() < 0.5:
+                    wire[at] = rng.randrange(256)
+                else:
+                    wire[at:at] = bytes([0xC0, rng.randrange(256)])
+            wire[2] &= 0x7F  # a query (QR clear), so the server does look at it
+            if i % 2:
+                wire[4:6] = b"\x00\x01"  # one question, so the name gets parsed
+            sock.sendto(bytes(wire), ("127.0.0.11", 53))
+        # Still serving after all of them. The flood may have filled the socket's
+        # receive buffer (the kernel drops what does not fit), so retry like a client.
+        replies = [udp_exchange(netns_a, ask("web"), timeout=1.0) for _ in range(5)]
+        answered = [parse_message(r) for r in replies if r is not None]
+        assert answered and answered[0].answers[0].address == "10.203.0.2"
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 # -- lifecycle ---------------------------------------------------------------------------

@@ -467,7 +467,11 @@ class DnsServer:
                 break
             upstream = fwd.remaining.pop(0)
             family = socket.AF_INET6 if ":" in upstream[0] else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+            except OSError as e:  # e.g. out of file descriptors
+                log.debug("dns: no socket to forward to %s: %s", upstream, e)
+                continue
             try:
                 sock.setblocking(False)
                 # Connected: the kernel drops datagrams from any other address.
@@ -514,7 +518,11 @@ class DnsServer:
     def _expire(self, now: float) -> None:
         for fwd in [f for f in self._forwards.values() if f.attempt_deadline <= now]:
             log.debug("dns: upstream %s timed out", fwd.upstream)
-            self._next_upstream(fwd)
+            try:
+                self._next_upstream(fwd)
+            except Exception:  # never leave an expired forward behind: it would spin
+                log.debug("dns: error moving to the next upstream", exc_info=True)
+                self._end_forward(fwd)
 
     def _close_upstream_socket(self, fwd: _Forward) -> None:
         if fwd.sock is not None:
