@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cove.errors import InvalidArgument
+from cove.network.firewall.nft import Firewall
 from cove.network.firewall.rules import (
     FwNetwork,
     PortMapping,
@@ -148,3 +149,14 @@ def test_bad_names() -> None:
 
 def test_destroy_script_never_fails_on_a_missing_table() -> None:
     assert destroy_script("cvfw_unit") == f"add table {T}\ndelete table {T}\n"
+
+
+def test_firewall_model_is_what_sync_writes() -> None:
+    fw = Firewall("cvfw_unit")  # no kernel call until a commit
+    try:
+        net = FwNetwork("cvfw0", "10.202.1.0/24")
+        with pytest.raises(InvalidArgument, match="name a bridge twice"):
+            fw.set_networks([net, net])
+        assert fw.rules_text() == build_ruleset("cvfw_unit", [], [])
+    finally:
+        fw.close()
