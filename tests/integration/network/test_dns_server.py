@@ -86,12 +86,17 @@ def netns_b() -> Iterator[str]:
 
 
 class FakeRecords:
-    """Container c1 sees web (two names) and noipv4; c2 sees nothing."""
+    """Container c1 sees web (two names) and noipv4 (and two broken entries); c2
+    sees nothing."""
 
     def lookup(self, asker: str, name: str) -> list[str] | None:
         if asker != "c1":
             return None
-        return {"web": ["10.203.0.2"], "web.mynet": ["10.203.0.2"], "noipv4": []}.get(name)
+        if name == "broken":
+            raise RuntimeError("records are broken")
+        known = {"web": ["10.203.0.2"], "web.mynet": ["10.203.0.2"], "noipv4": [],
+                 "badip": ["not-an-ip"]}
+        return known.get(name)
 
     def reverse(self, asker: str, ip: str) -> str | None:
         return "web.mynet" if asker == "c1" and ip == "10.203.0.2" else None
@@ -315,6 +320,15 @@ def test_ptr_of_a_container_address(server: DnsServer, netns_a: str) -> None:
     reply = resolve(netns_a, "2.0.203.10.in-addr.arpa", TYPE_PTR)
     assert reply.header.rcode == RCODE_NOERROR
     assert [rr.target for rr in reply.answers] == ["web.mynet"]
+
+
+@pytest.mark.parametrize("name", ["broken", "badip"])
+def test_failing_records_give_servfail(server: DnsServer, netns_a: str, name: str,
+                                       upstream: FakeUpstream) -> None:
+    server.attach("c1", netns_a)
+    assert resolve(netns_a, name).header.rcode == RCODE_SERVFAIL
+    assert upstream.seen == []
+    assert resolve(netns_a, "web").answers  # and the server goes on
 
 
 def test_each_container_sees_its_own_names(server: DnsServer, netns_a: str, netns_b: str,

@@ -415,18 +415,24 @@ class DnsServer:
         if q.qclass != CLASS_IN or not name:
             return query
         try:
-            if q.qtype == TYPE_PTR:
-                ip = reverse_pointer_address(name)
-                target = self._records.reverse(asker, ip) if ip is not None else None
-                if target is None:
-                    return query
-                log.debug("dns: container %s: PTR %s -> %s", asker, name, target)
-                return build_reply(query, RCODE_NOERROR, (ptr_record(q.name, target, RECORD_TTL),),
-                                   authoritative=True, limit=limit)
-            addresses = self._records.lookup(asker, name)
-        except Exception:
+            return self._local_reply(asker, query, limit)
+        except Exception:  # a failing or inconsistent Records: the client may retry
             log.debug("dns: container %s: records failed for %s", asker, name, exc_info=True)
             return build_reply(query, RCODE_SERVFAIL)
+
+    def _local_reply(self, asker: str, query: Message, limit: int) -> bytes | Message:
+        """The answer from ``Records``, or the query back when the name is not ours."""
+        q = query.questions[0]
+        name = q.name.lower()
+        if q.qtype == TYPE_PTR:
+            ip = reverse_pointer_address(name)
+            target = self._records.reverse(asker, ip) if ip is not None else None
+            if target is None:
+                return query
+            log.debug("dns: container %s: PTR %s -> %s", asker, name, target)
+            return build_reply(query, RCODE_NOERROR, (ptr_record(q.name, target, RECORD_TTL),),
+                               authoritative=True, limit=limit)
+        addresses = self._records.lookup(asker, name)
         if addresses is None:
             return query
         log.debug("dns: container %s: %s type %d -> %s", asker, name, q.qtype, addresses)
