@@ -325,6 +325,35 @@ class NetworkRow:
         return {k: getattr(self, k) for k in keys}
 
 
+class _Header:
+    """The header row's values: the column names, and for ``Label "x.y-z"`` docker's "y z"."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self._headers = headers
+
+    def __getattr__(self, name: str) -> Any:
+        header = self._headers.get(name, name.upper())
+        return lambda *args: header
+
+    def Label(self, name: str) -> str:
+        return name.split(".")[-1].replace("-", " ").replace("_", " ")
+
+
+def _listing(fmt: str) -> Any:
+    from cove.cli.tables import ListFormat, tabwrite
+
+    class NetworkListing(ListFormat):
+        def render(self, rows: Any) -> str:
+            lines = [self._execute(_Header(NetworkRow.HEADERS))] if self.table else []
+            lines.extend(self._execute(row) for row in rows)
+            if not lines:
+                return ""
+            body = "\n".join(lines) + "\n"
+            return tabwrite(body) if self.table else body
+
+    return NetworkListing(fmt, NetworkRow.DEFAULT, NetworkRow.HEADERS, NetworkRow({}))
+
+
 LS = FlagSet("cove network ls", "[OPTIONS]", "List networks", [
     Flag("filter", "f", LIST, metavar="filter", convert=check_filter,
          help='Provide filter values (e.g. "driver=bridge")'),
@@ -349,11 +378,8 @@ def cmd_network_ls(ctx: Context, argv: list[str]) -> int:
         filters_text = filters_json(list(opts.list("filter")))
     except ValueError as e:
         raise UsageError(str(e), LS.command) from None
-    from cove.cli.tables import ListFormat
-
     trunc = not opts.bool("no_trunc")
-    listing = ListFormat(_ls_template(opts.str("format"), opts.bool("quiet")),
-                         NetworkRow.DEFAULT, NetworkRow.HEADERS, NetworkRow({}))
+    listing = _listing(_ls_template(opts.str("format"), opts.bool("quiet")))
     networks = ctx.client.get_json("/networks", {"filters": filters_text}) or []
     networks.sort(key=lambda n: natural_key(str(n.get("Name", ""))))
     ctx.out(listing.render(NetworkRow(n, trunc) for n in networks))
