@@ -28,6 +28,7 @@ from cove.errors import Conflict
 from cove.linux import libc
 from cove.network.firewall import (
     Firewall,
+    FirewallError,
     FwNetwork,
     IptablesCompat,
     Nft,
@@ -382,3 +383,20 @@ def test_destroy_in_router_leaves_no_table(routed: Routed) -> None:
     assert f"table ip {TABLE}" in tables("cvfw-r")
     routed.firewall(lambda fw: fw.destroy())
     assert f"table ip {TABLE}" not in tables("cvfw-r")
+
+
+@pytest.mark.parametrize("with_library", [True, False])
+def test_nft_runner_and_its_errors(with_library: bool) -> None:
+    nft = Nft()
+    if not with_library:
+        nft._lib = None  # the `nft -f -` fallback used when libnftables is missing
+    try:
+        nft.run("add table ip cvfw_runner\nadd chain ip cvfw_runner c\n")
+        assert "chain c" in nft.run("list table ip cvfw_runner")
+        with pytest.raises(FirewallError,
+                           match=r"(?s)^nftables rejected the ruleset: .*No such file.*nosuch"):
+            nft.run("add rule ip cvfw_nosuch c accept\n")
+    finally:
+        nft.run("add table ip cvfw_runner\ndelete table ip cvfw_runner\n")
+        nft.close()
+    assert "cvfw_runner" not in tables()
