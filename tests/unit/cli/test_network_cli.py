@@ -418,6 +418,7 @@ PARITY: list[list[str]] = [
     ["network", "ls", "--format", "raw"],
     ["network", "ls", "-q", "--format", "raw"],
     ["network", "ls", "extra"],
+    ["network", "ls", "--format", "table {{.Name}}\\t{{.Label \"com.x-y_z\"}}\\t{{.Label \"a\"}}"],
     ["network", "inspect", "net9"],
     ["network", "inspect", "net9", "missing", "bridge"],
     ["network", "inspect", "missing"],
@@ -474,3 +475,62 @@ def test_same_as_docker_on_the_same_daemon(tmp_path: Path, args: list[str]) -> N
               if r.path != "/_ping" and not (r.method == "GET" and args[1] == "rm")]
     sent = [(r.method, r.path, r.json() if r.body else None) for r in cove_daemon.requests]
     assert sent == wanted
+
+
+RUN_PARITY: list[list[str]] = [
+    ["create", "busybox"],
+    ["create", "--network", "n1", "busybox"],
+    ["create", "--net", "n1", "--network", "n2", "--ip", "10.0.0.2", "--network-alias", "x",
+     "busybox"],
+    ["create", "--network", "n1", "--ip", "10.0.0.2", "--ip6", "fd00::2", "--link-local-ip",
+     "169.254.1.1", "--link", "a:b", "busybox"],
+    ["create", "--network", "name=N1,alias=a1,alias=a2,ip=10.0.0.3,ip6=fd00::3,"
+     "mac-address=02:42:ac:11:00:09,driver-opt=k=v,link-local-ip=169.254.0.1,gw-priority=3",
+     "--network", "n2", "busybox"],
+    ["create", "--network", "bridge", "--ip", "10.0.0.2", "busybox"],
+    ["create", "--network", "container:abc", "busybox"],
+    ["create", "--link", "a:b", "busybox"],
+    ["create", "--network", "name=n1,bogus=1", "busybox"],
+    ["create", "--network", "alias=a", "busybox"],
+    ["create", "--network", "name=n1,gw-priority=x", "busybox"],
+    ["run", "--network", "host", "--network", "n1", "busybox"],
+    ["run", "--network", "n1", "--network", "n1", "busybox"],
+    ["run", "--network-alias", "a", "busybox"],
+    ["run", "--network", "", "busybox"],
+    ["run", "--network", "name=n1,alias=y", "--network-alias", "x", "busybox"],
+    ["run", "--network", "name=n1,mac-address=zz", "busybox"],
+]
+
+
+def _networking_sent(daemon: FakeDaemon) -> list[Any]:
+    """What the create bodies say about networks, zero values left out (docker sends them)."""
+    out = []
+    for req in daemon.find("POST", "/containers/create"):
+        body = req.json()
+        endpoints = {name: {k: v for k, v in (ep or {}).items() if v not in ("", 0, None, [], {})}
+                     for name, ep in body["NetworkingConfig"]["EndpointsConfig"].items()}
+        out.append((body["HostConfig"]["NetworkMode"], body["HostConfig"].get("Links"),
+                    endpoints))
+    return out
+
+
+@pytest.mark.skipif(not os.path.exists(DOCKER), reason="no docker CLI")
+@pytest.mark.parametrize("args", RUN_PARITY, ids=[" ".join(a) for a in RUN_PARITY])
+def test_network_flags_as_docker_sends_them(tmp_path: Path, args: list[str]) -> None:
+    outcomes: list[tuple[subprocess.CompletedProcess[bytes], FakeDaemon]] = []
+    for exe in ([DOCKER], [COVE]):
+        d = FakeDaemon(str(tmp_path / f"{len(outcomes)}.sock"))
+        _script(d)
+        d.route("POST", "/containers/create", json_reply({"Id": "c" * 64, "Warnings": []}, 201))
+        try:
+            r = subprocess.run([*exe, "-H", d.host, *args], capture_output=True, timeout=30,
+                               env=_env(tmp_path), check=False)
+        finally:
+            d.close()
+        outcomes.append((r, d))
+    (want, docker_daemon), (got, cove_daemon) = outcomes
+    assert (got.returncode, got.stdout) == (want.returncode, want.stdout), (
+        want.stderr, got.stderr)
+    if args[0] == "run":  # (cove create's own errors lack docker's "docker: " prefix)
+        assert got.stderr == want.stderr.replace(b"docker", b"cove")
+    assert _networking_sent(cove_daemon) == _networking_sent(docker_daemon)
