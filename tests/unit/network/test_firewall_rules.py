@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cove.errors import InvalidArgument
+from cove.network.firewall.iptables_compat import IptablesCompat
 from cove.network.firewall.nft import Firewall
 from cove.network.firewall.rules import (
     FwNetwork,
@@ -160,3 +161,11 @@ def test_firewall_model_is_what_sync_writes() -> None:
         assert fw.rules_text() == build_ruleset("cvfw_unit", [], [])
     finally:
         fw.close()
+
+
+def test_iptables_compat_without_the_binary_does_nothing() -> None:
+    compat = IptablesCompat("cvfw-no-such-iptables")
+    assert not compat.available
+    compat.add_bridge("cvfw0")
+    compat.remove_bridge("cvfw0")
+    compat.remove_all()

@@ -46,12 +46,16 @@ class IptablesCompat:
 
     def add_bridge(self, bridge: str) -> None:
         """Insert the accept rules for ``bridge`` unless they are there already."""
+        if self._binary is None:
+            return
         for rule in self._rules(bridge):
             if not self._exists(rule):
                 self._run(["-I", *rule])
 
     def remove_bridge(self, bridge: str) -> None:
         """Delete the accept rules for ``bridge`` (each copy, if inserted twice)."""
+        if self._binary is None:
+            return
         for rule in self._rules(bridge):
             while self._exists(rule):
                 self._run(["-D", *rule])
@@ -76,8 +80,6 @@ class IptablesCompat:
         return [["FORWARD", "-i", bridge, *tail], ["FORWARD", "-o", bridge, *tail]]
 
     def _exists(self, rule: list[str]) -> bool:
-        if self._binary is None:
-            return True  # nothing to add, nothing to remove
         proc = self._call(["-C", *rule])
         if proc.returncode == 0:
             return True

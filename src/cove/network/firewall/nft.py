@@ -2,7 +2,9 @@
 
 Scripts run through libnftables (ctypes), or through ``nft -f -`` without it. One
 script is one netlink batch, hence one kernel transaction: either all of it applies
-or none. libnftables talks to the network namespace of the calling thread.
+or none. libnftables opens its netlink socket in ``nft_ctx_new``, so an Nft (and a
+Firewall) acts on the network namespace of the thread that created it, whichever
+thread calls it later (the ``nft`` binary fallback: that of the calling thread).
 
 The hooks, priorities and the operator's ``cove-user`` chain are described in
 :mod:`cove.network.firewall.rules` and docs/networking-firewall.md.
@@ -90,8 +92,10 @@ class Nft:
     def run(self, script: str) -> str:
         """Run ``script``; return nft's output; raise FirewallError with nft's error text."""
         with self._lock:
-            if self._lib is None or self._ctx is None:
+            if self._lib is None:
                 return self._run_binary(script)
+            if self._ctx is None:
+                raise FirewallError("the nftables context is closed")
             rc = self._lib.run_cmd(self._ctx, script.encode())
             # Reading the buffers also resets them for the next call.
             out = (self._lib.output_buffer(self._ctx) or b"").decode(errors="replace")
