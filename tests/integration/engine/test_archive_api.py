@@ -316,6 +316,9 @@ def test_etc_binds_are_seen_as_the_container_sees_them(engine: Engine) -> None:
     hosts = Path(info["HostsPath"]).read_bytes()
     assert read_file(engine, "cp8", "/etc/hosts") == hosts
     assert engine.request("POST", f"/containers/{cid}/start")[0] == 204
+    # The start adds the container's address (as Docker's does): compare with that.
+    hosts = Path(info["HostsPath"]).read_bytes()
+    assert b"\tcp8" not in hosts and info["Id"][:12].encode() in hosts
     status, data = get(engine, "cp8", "/etc")
     assert status == 200
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:

@@ -381,7 +381,12 @@ class NetworkService:
         order = [primary] + [n for n in wanted if n != primary]
         out: dict[str, dict[str, Any]] = {}
         for ref in order:
-            net = self.get(ref)
+            try:
+                net = self.get(ref)
+            except NotFound as e:
+                # Not a 404: the docker CLI takes a 404 from create for a missing image
+                # and would try to pull it.
+                raise InvalidArgument(str(e)) from None
             settings = wanted.get(ref) or wanted.get(net.name) or wanted.get(net.id) or {}
             if not isinstance(settings, dict):
                 raise InvalidArgument(f"invalid endpoint settings for network {ref}")
@@ -533,7 +538,7 @@ class NetworkService:
         for net_id, att in c.sandbox["attachments"].items():
             if att["driver"] == CNI and att.get("publishes_ports"):
                 return
-            if att["driver"] == BRIDGE:
+            if att["driver"] == BRIDGE and not self.store.find(net_id).internal:
                 target = (self.store.find(net_id), att)
                 break
         if target is None:

@@ -65,7 +65,9 @@ class BridgeDriver:
         with self.lock:
             if self.host.link(net.interface) is None:
                 self.host.add_bridge(net.interface, mtu=self._mtu(net))
-            if pool is not None and pool.gateway:
+            # An internal network's bridge gets no address: its containers have no way
+            # out, not even to the host (the gateway stays reserved in the pool).
+            if pool is not None and pool.gateway and not net.internal:
                 cidr = f"{pool.gateway}/{pool.prefixlen}"
                 if (net.interface, cidr) not in self.host.addresses(net.interface):
                     self.host.add_address(net.interface, cidr)
