@@ -74,6 +74,8 @@ def test_ipam_pairs_each_address_with_its_subnet() -> None:
     assert ipam_config(["fd00::/64"], [], ["fd00::1"], {}) == [
         {"Subnet": "fd00::/64", "Gateway": "fd00::1"}]
     assert ipam_config([], [], [], {}) == []
+    assert ipam_config(["10.1.0.0/016"], [], ["10.1.0.1"], {}) == [
+        {"Subnet": "10.1.0.0/016", "Gateway": "10.1.0.1"}]
     # docker checks a lone subnet no further: the daemon judges it
     assert ipam_config(["bad"], [], [], {}) == [{"Subnet": "bad"}]
 
@@ -95,6 +97,8 @@ def test_ipam_pairs_each_address_with_its_subnet() -> None:
     (["10.1.0.0/16", "bad"], [], [], {}, "invalid subnet: invalid CIDR address: bad"),
     (["bad", "10.1.0.0/16"], [], [], {}, "invalid subnet: invalid CIDR address: bad"),
     (["10.1.0.0/33"], [], ["10.1.0.1"], {}, "invalid subnet: invalid CIDR address: 10.1.0.0/33"),
+    (["10.1.0.0/x"], [], ["10.1.0.1"], {}, "invalid subnet: invalid CIDR address: 10.1.0.0/x"),
+    (["fe80::/64"], [], ["10.1.0.1"], {}, "no matching subnet for gateway 10.1.0.1"),
     (["10.1.0.0/16", "10.2.0.0/16"], [], ["10.1.0.1", "10.1.0.2"], {},
      "cannot configure multiple gateways (10.1.0.2, 10.1.0.1) for the same subnet "
      "(10.1.0.0/16)"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cove.cli.commands import check_filter, filters_json, for_each
 from cove.cli.errors import CliError, DaemonError, UsageError
-from cove.cli.flags import BOOL, INT, LIST, STRING, Flag, FlagSet
+from cove.cli.flags import BOOL, INT, LIST, STRING, Flag, FlagSet, Options
 from cove.cli.gotemplate import MISSING, NIL_MAP, NIL_SLICE, GoStruct, TemplateError
 from cove.cli.transport import quote
 
@@ -99,7 +99,8 @@ class _GoNet:
 
         addr, slash, bits = text.partition("/")
         try:
-            if not slash or not bits.isdigit() or (bits != "0" and bits.startswith("0")):
+            # Go's dtoi: ASCII digits, leading zeros allowed
+            if not slash or not bits or any(c not in "0123456789" for c in bits):
                 raise ValueError(text)
             return ipaddress.ip_network(f"{ipaddress.ip_address(addr)}/{int(bits)}",
                                         strict=False)
@@ -184,7 +185,7 @@ def ipam_config(subnets: list[str], ip_ranges: list[str], gateways: list[str],
     return list(configs.values())
 
 
-def build_create_body(opts: Any, name: str) -> dict[str, Any]:
+def build_create_body(opts: Options, name: str) -> dict[str, Any]:
     """The POST /networks/create body docker sends for these options (same keys, same order)."""
     config = ipam_config(_flatten(opts.list("subnet")), _flatten(opts.list("ip_range")),
                          _flatten(opts.list("gateway")), _pairs(opts.list("aux_address")))
@@ -642,7 +643,7 @@ def _driver_opts(items: list[str]) -> dict[str, str]:
     return out
 
 
-def build_connect_body(opts: Any, container: str) -> dict[str, Any]:
+def build_connect_body(opts: Options, container: str) -> dict[str, Any]:
     """The POST /networks/{id}/connect body docker sends (its EndpointSettings, all keys)."""
     ipam: dict[str, Any] = {}
     if opts.str("ip"):
