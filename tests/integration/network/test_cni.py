@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from cove.errors import NotFound
+from cove.errors import AlreadyExists, NotFound
 from cove.network.cni import (
     CniConfigError,
     CniGCError,
@@ -370,6 +370,9 @@ def test_protocol_env_stdin_and_chaining(tmp_path: Path) -> None:
     assert "prevResult" not in add1["stdin"]
     assert "runtimeConfig" not in add2["stdin"]
     assert add2["stdin"]["prevResult"]["interfaces"][0]["mac"] == "02:00:00:00:00:00"
+    with pytest.raises(AlreadyExists, match="already attached to cvcni-x/eth3"):
+        rt.add(net, "cvcni-x", "/proc/1/ns/net", "eth3")
+    assert len(_calls(log)) == 2  # refused before any plugin ran
     log.unlink()
     rt.delete(None, "cvcni-x", "", "eth3")  # namespace gone: CNI_NETNS empty is allowed
     del2, del1 = _calls(log)

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cove.errors import CoveError, NotFound, Unsupported
+from cove.errors import AlreadyExists, CoveError, NotFound, Unsupported
 
 from .config import (
     NetworkConfigList,
@@ -244,12 +244,17 @@ class CniRuntime:
         """Attach: run the chain's ADDs, cache and return the final result.
 
         If any plugin fails, the whole list is DELeted (reverse order, best effort) before
-        the error is raised, so nothing stays half-attached.
+        the error is raised, so nothing stays half-attached. An attachment that is already
+        cached is refused (AlreadyExists): the spec forbids a second ADD without a DEL, and a
+        rollback of it would tear down the working first one.
         """
         validate_network_name(netconf.name)
         cni_args = dict(args or {})
         caps = dict(capability_args or {})
         call = self._invocation("ADD", container_id, netns, ifname, cni_args)
+        if self._read_cache_file(self.cache_path(netconf.name, container_id, ifname)):
+            raise AlreadyExists(f"CNI network {netconf.name!r} is already attached to "
+                                f"{container_id}/{ifname} (DEL it first)")
         prev: dict[str, Any] | None = None
         try:
             for plugin in netconf.plugins:
