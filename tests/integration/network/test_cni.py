@@ -438,6 +438,8 @@ def test_gc_and_status_1_1(tmp_path: Path) -> None:
     gc_call = next(c for c in _calls(log) if c["cmd"] == "GC")
     assert gc_call["stdin"]["cni.dev/valid-attachments"] == [
         {"containerID": "cvcni-a1", "ifname": "eth0"}]
+    assert gc_call["stdin"]["cni.dev/attachments"] == gc_call["stdin"][
+        "cni.dev/valid-attachments"]
     assert [a.container_id for a in rt.cached_attachments()] == ["cvcni-a1"]
 
     log.unlink()

@@ -412,8 +412,10 @@ class CniRuntime:
             except CoveError as exc:
                 errors.append(exc)
         if version_at_least(netconf.cni_version, "1.1.0"):
-            extra = {"cni.dev/valid-attachments": [
-                {"containerID": cid, "ifname": ifname} for cid, ifname in sorted(keep)]}
+            listed = [{"containerID": cid, "ifname": ifname} for cid, ifname in sorted(keep)]
+            # The 1.1.0 spec text names the key "cni.dev/attachments" in one place and
+            # "cni.dev/valid-attachments" in another; libcni sends both (cni issue #1101).
+            extra = {"cni.dev/valid-attachments": listed, "cni.dev/attachments": listed}
             for plugin in netconf.plugins:
                 try:
                     if not self._supports(plugin.type, "1.1.0"):
