@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from cove.errors import AlreadyExists, NotFound
+from cove.errors import AlreadyExists, NotFound, Unsupported
 from cove.network.cni import (
     CniConfigError,
     CniGCError,
@@ -292,6 +292,20 @@ def test_version_of_bridge(rt: CniRuntime) -> None:
     assert "0.4.0" in info["supportedVersions"]
     with pytest.raises(CniPluginNotFound, match="no executable in /usr/lib/cni"):
         rt.version("cvcni-nothing")
+
+
+def test_validate_plugins_and_versions(tmp_path: Path, rt: CniRuntime) -> None:
+    plugins: list[dict[str, Any]] = [
+        {"type": "bridge"}, {"type": "portmap", "capabilities": {"portMappings": True}}]
+    net = load_conflist(str(_write_conf(tmp_path, "cvcni-val", plugins)))
+    assert rt.validate(net) == frozenset({"portMappings"})
+    # Debian's 1.1.1 plugins stop at spec 1.0.0.
+    newer = load_conflist(str(_write_conf(tmp_path, "cvcni-val", plugins, "1.1.0")))
+    with pytest.raises(Unsupported, match="plugin 'bridge' does not support cniVersion 1.1.0"):
+        rt.validate(newer)
+    missing = load_conflist(str(_write_conf(tmp_path, "cvcni-val", [{"type": "cvcni-none"}])))
+    with pytest.raises(CniPluginNotFound):
+        rt.validate(missing)
 
 
 # -- scripted plugins -------------------------------------------------------------------

@@ -391,6 +391,19 @@ class CniRuntime:
             self._versions[path] = known
         return version in known[1]
 
+    def validate(self, netconf: NetworkConfigList) -> frozenset[str]:
+        """Check that every plugin exists and speaks the list's cniVersion (libcni's
+        ValidateNetworkList); returns the capabilities the list declares.
+
+        Raises CniPluginNotFound for a missing binary, Unsupported for a version mismatch.
+        """
+        for plugin in netconf.plugins:
+            if not self._supports(plugin.type, netconf.cni_version):
+                raise Unsupported(
+                    f"CNI network {netconf.name!r}: plugin {plugin.type!r} does not support "
+                    f"cniVersion {netconf.cni_version}")
+        return netconf.capabilities
+
     def gc(self, netconf: NetworkConfigList, valid: Sequence[tuple[str, str]]) -> None:
         """Remove every attachment of the network that is not in ``valid`` (container, ifname).
 
