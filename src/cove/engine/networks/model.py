@@ -89,7 +89,7 @@ class Network:
         return {
             "Name": self.name, "Id": self.id, "Created": self.created, "Scope": "local",
             "Driver": self.driver, "EnableIPv4": True, "EnableIPv6": False,
-            "IPAM": {"Driver": self.ipam_driver, "Options": dict(self.ipam_options) or None,
+            "IPAM": {"Driver": self.ipam_driver, "Options": dict(self.ipam_options),
                      "Config": config},
             "Internal": self.internal, "Attachable": self.attachable, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False,

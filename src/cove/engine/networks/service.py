@@ -290,13 +290,15 @@ class NetworkService:
 
     def _cni_network_named(self, name: str) -> Network | None:
         """A conflist in the CNI directory is a network by its name, as soon as it is used."""
-        from cove.network.cni import find_network
+        from cove.network.cni import CniNetworkNotFound, find_network
         if not name or not set(name) <= _NAME_OK:
             return None
         try:
             find_network(list(self.config.cni_config_dirs), name)
-        except Exception:
+        except CniNetworkNotFound:
             return None
+        # A file that does not parse is reported (it names itself), not taken for a
+        # missing network.
         with contextlib.suppress(Conflict, NotFound):
             net, _ = self.create({"Name": name, "Driver": CNI})
             return net
@@ -430,10 +432,11 @@ class NetworkService:
         mac = str(settings.get("MacAddress") or mac)
         if mac:
             _check_mac(mac)
-        return {"IPAMConfig": {"IPv4Address": ip} if ip else None, "Links": None,
-                "Aliases": list(aliases) or None, "MacAddress": mac,
+        # The API schema has the lists and IPAMConfig as non-nullable: empty, not null.
+        return {"IPAMConfig": {"IPv4Address": ip} if ip else {}, "Links": [],
+                "Aliases": list(aliases), "MacAddress": mac,
                 "DriverOpts": settings.get("DriverOpts") or None, "NetworkID": net.id,
-                **_RUNTIME_FIELDS, "DNSNames": None}
+                **_RUNTIME_FIELDS, "DNSNames": []}
 
     def netns_path(self, cid: str) -> str:
         return os.path.join(self.netns_dir, cid)
@@ -491,7 +494,10 @@ class NetworkService:
         if net.driver == CNI:
             a.address = requested
             if self._is_primary(c, net):
-                a.capability_args["portMappings"] = self.publisher.cni_mappings(c)
+                mappings, bound = self.publisher.cni_mappings(c)
+                if mappings:
+                    a.capability_args["portMappings"] = mappings
+                    c.sandbox["ports"] = bound
         else:
             assert pool is not None
             with self.store.lock:
@@ -512,7 +518,7 @@ class NetworkService:
             "state": drv.saved(a)}
         ep.update(EndpointID=a.endpoint_id, Gateway=a.gateway, IPAddress=a.address,
                   IPPrefixLen=a.prefixlen, MacAddress=a.mac, NetworkID=net.id,
-                  DNSNames=self._dns_names(c, net, ep) if net.has_dns else None)
+                  DNSNames=self._dns_names(c, net, ep) if net.has_dns else [])
 
     def _is_primary(self, c: Container, net: Network) -> bool:
         for ep in (c.endpoints or {}).values():
@@ -565,7 +571,7 @@ class NetworkService:
         c.sandbox = {}
         for ep in (c.endpoints or {}).values():
             ep.update(_RUNTIME_FIELDS)
-            ep["DNSNames"] = None
+            ep["DNSNames"] = []
 
     def _detach_one(self, c: Container, net_id: str, att: dict[str, Any], path: str) -> None:
         try:
