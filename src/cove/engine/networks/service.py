@@ -718,6 +718,14 @@ class NetworkService:
                     for a in stale:
                         pool.release(a)
                     self.store.save(net)
+        if os.path.isdir(os.path.join(self.store.dir, "cni-cache")):
+            from cove.engine.networks.drivers.cni import CniDriver
+            cni = self.driver(CNI)
+            assert isinstance(cni, CniDriver)
+            live = {(c.id, str(att.get("ifname"))) for c in self.containers()
+                    for att in ((getattr(c, "sandbox", None) or {}).get("attachments")
+                                or {}).values() if att.get("driver") == CNI}
+            cni.sweep(live)
         from cove.linux.netns import remove_netns
         for entry in os.listdir(self.netns_dir):
             if entry not in keep:

@@ -7,11 +7,14 @@ plugin (portmap), so Cove's own NAT stays out of the way for these networks.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from cove.engine.networks.drivers.base import Attachment
 from cove.engine.networks.model import Network
 from cove.network.cni import CniRuntime, find_network, mac_of, primary_ipv4
+
+log = logging.getLogger(__name__)
 
 
 class CniDriver:
@@ -25,7 +28,22 @@ class CniDriver:
         return net.options.get("config") or net.name
 
     def validate(self, net: Network) -> None:
-        find_network(self.config_dirs, self.conflist_name(net))  # parses: errors name the file
+        # Parses (errors name the file), then checks every plugin exists and speaks the
+        # list's version, so a broken network is refused at create, not at first use.
+        self.runtime.validate(find_network(self.config_dirs, self.conflist_name(net)))
+
+    def sweep(self, live: set[tuple[str, str]]) -> None:
+        """After a restart: DEL the cached attachments of containers no longer attached
+        (a crash between ADD and the record, or an exit while the daemon was down)."""
+        for att in self.runtime.cached_attachments():
+            if (att.container_id, att.ifname) in live:
+                continue
+            try:
+                self.runtime.delete(None, att.container_id, att.netns or "", att.ifname,
+                                    network=att.network)
+            except Exception as e:
+                log.warning("CNI DEL of %s on %s failed: %s", att.container_id[:12],
+                            att.network, e)
 
     def ensure(self, net: Network) -> None:
         return None
