@@ -55,6 +55,18 @@ def _tls_context(cfg: object) -> ssl.SSLContext:
     return ctx
 
 
+def _raise_open_files_limit() -> None:
+    """Up to the hard limit: each container on a user network holds two resolver sockets,
+    each forwarded query one more, each exit watch a pidfd."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as e:
+            log.warning("cannot raise the open files limit to %d: %s", hard, e)
+
+
 def main(argv: list[str] | None = None) -> int:
     from cove.daemon import config as config_mod
     try:
@@ -155,6 +167,7 @@ def serve(cfg: object) -> int:
     from cove.daemon.config import DaemonConfig
     assert isinstance(cfg, DaemonConfig)
     pid_fd = _lock_pidfile(cfg.pidfile)
+    _raise_open_files_limit()
     ctx, router = build(cfg)
     from cove.api.router import Router
     from cove.daemon.context import DaemonContext
