@@ -30,6 +30,17 @@ PARENT_MAPS = frozenset({("LogConfig", "Config"), ("GraphDriver", "Data")})
 # pointers to structs: absent or null prints <nil>; by (parent, struct) -- the
 # top-level Config, not LogConfig's
 POINTERS = {("", "Config"): ("Healthcheck",), ("", "State"): ("Health",)}
+# Fields a daemon may leave out where the API schema forbids null (Cove does): Go's
+# struct has them anyway, as nil.
+ABSENT_AS_NIL = {
+    ("", "Config"): ("Cmd", "Entrypoint", "Volumes", "OnBuild", "Shell"),
+    ("", "HostConfig"): (
+        "Annotations", "Binds", "BlkioDeviceReadBps", "BlkioDeviceReadIOps",
+        "BlkioDeviceWriteBps", "BlkioDeviceWriteIOps", "BlkioWeightDevice", "CapAdd",
+        "CapDrop", "DeviceCgroupRules", "DeviceRequests", "ExtraHosts", "GroupAdd", "Links",
+        "MaskedPaths", "Mounts", "ReadonlyPaths", "SecurityOpt", "StorageOpt", "Sysctls",
+        "Tmpfs", "VolumesFrom"),
+}
 STRUCTS = {
     "RestartPolicy": ("Name", "MaximumRetryCount"),
     "LogConfig": ("Type", "Config"),
@@ -68,4 +79,7 @@ def typed(value: Any, name: str = "", parent: str = "") -> Any:
         out[key] = typed(item, "" if is_map else key, name)
     for key in POINTERS.get((parent, name), ()):
         out.setdefault(key, None)
+    for key in ABSENT_AS_NIL.get((parent, name), ()):
+        if key not in out:
+            out[key] = typed(None, key, name)
     return out
