@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -449,6 +450,7 @@ class NetworkService:
             etc.write_shared(c, mode, self)
             return None
         from cove.linux.netns import create_netns
+        started = time.perf_counter()
         path = self.netns_path(c.id)
         self.teardown(c)
         if not c.endpoints:
@@ -473,6 +475,7 @@ class NetworkService:
             with contextlib.suppress(Exception):
                 self.teardown(c)
             raise
+        log.debug("network setup of %s: %.1f ms", c.id[:12], (time.perf_counter() - started) * 1e3)
         return path
 
     def _wants_dns(self, c: Container) -> bool:
@@ -556,6 +559,7 @@ class NetworkService:
     def teardown(self, c: Container) -> None:
         """After the container stopped (or a failed start): remove everything setup made."""
         sandbox = getattr(c, "sandbox", None) or {}
+        started = time.perf_counter()
         path = str(sandbox.get("key") or self.netns_path(c.id))
         self.publisher.unpublish(c.id)
         if sandbox.get("dns") and self._dns is not None:
@@ -572,6 +576,9 @@ class NetworkService:
         for ep in (c.endpoints or {}).values():
             ep.update(_RUNTIME_FIELDS)
             ep["DNSNames"] = []
+        if sandbox:
+            log.debug("network teardown of %s: %.1f ms", c.id[:12],
+                      (time.perf_counter() - started) * 1e3)
 
     def _detach_one(self, c: Container, net_id: str, att: dict[str, Any], path: str) -> None:
         try:

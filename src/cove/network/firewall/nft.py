@@ -151,6 +151,8 @@ class Firewall:
     def set_ports(self, owner: str, mappings: list[PortMapping]) -> None:
         """Replace ``owner``'s published ports (``[]`` removes them) and commit."""
         with self._lock:
+            if not mappings and owner not in self._ports:
+                return  # nothing of owner's in the table: no transaction needed
             previous = dict(self._ports)
             if mappings:
                 self._ports[owner] = list(mappings)
