@@ -732,6 +732,10 @@ class NetworkService:
             live = {(c.id, str(att.get("ifname"))) for c in self.containers()
                     for att in ((getattr(c, "sandbox", None) or {}).get("attachments")
                                 or {}).values() if att.get("driver") == CNI}
+            for net in self.store.all():
+                if net.driver == CNI:
+                    cni.collect(net, {(cid, ifname) for cid, ifname in live
+                                      if self._attached_to(cid, net.id)})
             cni.sweep(live)
         from cove.linux.netns import remove_netns
         for entry in os.listdir(self.netns_dir):
@@ -739,6 +743,11 @@ class NetworkService:
                 with contextlib.suppress(Exception):
                     remove_netns(os.path.join(self.netns_dir, entry))
         self.publisher.sync()
+
+    def _attached_to(self, cid: str, net_id: str) -> bool:
+        c = self.container(cid)
+        sandbox = (getattr(c, "sandbox", None) or {}) if c is not None else {}
+        return net_id in (sandbox.get("attachments") or {})
 
     def _port_target(self, c: Container) -> tuple[str, str]:
         for net_id, att in (c.sandbox.get("attachments") or {}).items():

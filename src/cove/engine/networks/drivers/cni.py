@@ -30,7 +30,22 @@ class CniDriver:
     def validate(self, net: Network) -> None:
         # Parses (errors name the file), then checks every plugin exists and speaks the
         # list's version, so a broken network is refused at create, not at first use.
-        self.runtime.validate(find_network(self.config_dirs, self.conflist_name(net)))
+        conf = find_network(self.config_dirs, self.conflist_name(net))
+        self.runtime.validate(conf)
+        self.runtime.status(conf)  # CNI 1.1: a plugin that is not ready says so now
+
+    def collect(self, net: Network, live: set[tuple[str, str]]) -> None:
+        """CNI GC for one network: stale attachments DELeted, and for 1.1.0 lists each
+        plugin told which attachments are valid."""
+        try:
+            conf = find_network(self.config_dirs, self.conflist_name(net))
+        except Exception as e:
+            log.info("no GC for CNI network %s: %s", net.name, e)
+            return
+        try:
+            self.runtime.gc(conf, sorted(live))
+        except Exception as e:
+            log.warning("CNI GC of %s: %s", net.name, e)
 
     def sweep(self, live: set[tuple[str, str]]) -> None:
         """After a restart: DEL the cached attachments of containers no longer attached
