@@ -74,6 +74,13 @@ class _HeaderContext:
         header = self._headers.get(name, name.upper())
         return lambda *args: header
 
+    def Label(self, key: str) -> str:  # noqa: N802 (docker's template field)
+        """docker's header for ``{{.Label "a.b-c"}}``: "b c".
+
+        The key's last dotted part, its dashes and underscores made spaces, case kept.
+        """
+        return key.split(".")[-1].replace("-", " ").replace("_", " ")
+
 
 def normalize_format(fmt: str, default_table: str) -> tuple[bool, str]:
     """(is a table, template text) for a --format value."""

@@ -326,33 +326,10 @@ class NetworkRow:
         return {k: getattr(self, k) for k in keys}
 
 
-class _Header:
-    """The header row's values: the column names, and for ``Label "x.y-z"`` docker's "y z"."""
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        self._headers = headers
-
-    def __getattr__(self, name: str) -> Any:
-        header = self._headers.get(name, name.upper())
-        return lambda *args: header
-
-    def Label(self, name: str) -> str:
-        return name.split(".")[-1].replace("-", " ").replace("_", " ")
-
-
 def _listing(fmt: str) -> Any:
-    from cove.cli.tables import ListFormat, tabwrite
+    from cove.cli.tables import ListFormat
 
-    class NetworkListing(ListFormat):
-        def render(self, rows: Any) -> str:
-            lines = [self._execute(_Header(NetworkRow.HEADERS))] if self.table else []
-            lines.extend(self._execute(row) for row in rows)
-            if not lines:
-                return ""
-            body = "\n".join(lines) + "\n"
-            return tabwrite(body) if self.table else body
-
-    return NetworkListing(fmt, NetworkRow.DEFAULT, NetworkRow.HEADERS, NetworkRow({}))
+    return ListFormat(fmt, NetworkRow.DEFAULT, NetworkRow.HEADERS, NetworkRow({}))
 
 
 LS = FlagSet("cove network ls", "[OPTIONS]", "List networks", [
