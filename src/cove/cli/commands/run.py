@@ -57,9 +57,8 @@ def _plain_reference(ref: str) -> bool:
             and ref.count(":") <= 2)
 
 
-def _create(ctx: Context, opts: Options, image: str, command: list[str]) -> str:
-    """POST /containers/create, pulling a missing image first as docker does."""
-    body = build_create_body(opts, image, command)
+def _create(ctx: Context, opts: Options, image: str, body: dict[str, Any]) -> str:
+    """POST /containers/create with ``body``, pulling a missing image first as docker does."""
     if opts.bool("tty"):
         # docker sends the terminal's size with the create, so the first output
         # is already laid out for it (the resize after attach follows anyway)
@@ -107,7 +106,15 @@ def _create(ctx: Context, opts: Options, image: str, command: list[str]) -> str:
 
 def cmd_create(ctx: Context, argv: list[str]) -> int:
     opts, args = CREATE.parse(argv)
-    ctx.out(_create(ctx, opts, args[0], args[1:]) + "\n")
+    try:
+        body = build_create_body(opts, args[0], args[1:])
+    except CliError as e:
+        # docker create reports what its parse of the options refuses as run does
+        # ("docker: <error>", exit 125, always naming "create"); its later errors
+        # (the ID file, the reference, the daemon) are printed plainly
+        raise CliError(f"cove: {e.message}\n\nRun 'cove create --help' for more information",
+                       125) from None
+    ctx.out(_create(ctx, opts, args[0], body) + "\n")
     return 0
 
 
@@ -253,7 +260,7 @@ def _run(ctx: Context, opts: Options, args: list[str]) -> int:
     tty, interactive = opts.bool("tty"), opts.bool("interactive")
     detach = opts.bool("detach")
     try:
-        ident = _create(ctx, opts, args[0], args[1:])
+        ident = _create(ctx, opts, args[0], build_create_body(opts, args[0], args[1:]))
     except CliError as e:
         e.exit_code = 125  # docker run: every failure before the start is 125
         raise
