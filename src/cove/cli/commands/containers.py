@@ -321,33 +321,40 @@ def cmd_port(ctx: Context, argv: list[str]) -> int:
     _, args = PORT.parse(argv)
     info = ctx.client.get_json(_path(args[0], "/json")) or {}
     ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    out: list[str] = []
     if len(args) == 2:
-        want = args[1] if "/" in args[1] else args[1] + "/tcp"
-        port, _, proto = want.partition("/")
-        if not port.isdigit():
-            raise CliError(f"Error: invalid port ({port}): strconv.ParseUint: parsing "
-                           f'"{port}": invalid syntax')
-        bindings = ports.get(want)
+        port, _, proto = args[1].partition("/")
+        _check_port_number(port)
+        bindings = ports.get(f"{port}/{proto or 'tcp'}")
         if not bindings:
             raise CliError(f"Error: No public port '{args[1]}' published for {args[0]}")
-        for b in bindings:
-            ctx.out(_host_port(b) + "\n")
-        return 0
+        out = [_host_port(b) for b in bindings]
+    else:
+        out = [f"{key} -> {_host_port(b)}" for key, bindings in ports.items()
+               for b in bindings or []]
+    # docker sorts the finished lines (sortorder.NaturalLess), the one port's too
+    from cove.cli.commands.networks import natural_key
 
-    def sort_key(key: str) -> tuple[int, str]:
-        number, _, proto = key.partition("/")
-        return (int(number) if number.isdigit() else 0, proto)
-
-    for key in sorted(ports, key=sort_key):
-        for b in ports[key] or []:
-            ctx.out(f"{key} -> {_host_port(b)}\n")
+    for line in sorted(out, key=natural_key):
+        ctx.out(line + "\n")
     return 0
 
 
+def _check_port_number(port: str) -> None:
+    """docker's strconv.ParseUint(port, 10, 16), with its error words."""
+    if not port or not all("0" <= c <= "9" for c in port):
+        raise CliError(f"Error: invalid port ({port}): strconv.ParseUint: parsing "
+                       f'"{port}": invalid syntax')
+    if int(port) > 0xFFFF:
+        raise CliError(f"Error: invalid port ({port}): strconv.ParseUint: parsing "
+                       f'"{port}": value out of range')
+
+
 def _host_port(binding: dict[str, Any]) -> str:
-    ip = str(binding.get("HostIp") or "0.0.0.0")
+    """Go's net.JoinHostPort: an empty HostIp stays empty (":5353"), IPv6 goes in brackets."""
+    ip = str(binding.get("HostIp") or "")
     host = f"[{ip}]" if ":" in ip else ip
-    return f"{host}:{binding.get('HostPort', '')}"
+    return f"{host}:{binding.get('HostPort') or ''}"
 
 
 DIFF = FlagSet("cove diff", "CONTAINER", "Inspect changes to files or directories on a "
