@@ -83,6 +83,75 @@ GROUPS.setdefault("builder", {})["prune"] = ("prune", "cmd_builder_prune")
 GROUPS["system"].update({"prune": ("prune", "cmd_system_prune"),
                          "df": ("disk_usage", "cmd_system_df")})
 
+# "cove network" alone and friends: docker's group help, each verb with docker's
+# one-line summary (the aliases - list, remove, container ps - are not listed)
+GROUP_SUMMARIES: dict[str, tuple[str, dict[str, str]]] = {
+    "builder": ("Manage builds", {"prune": "Remove build cache"}),
+    "container": ("Manage containers", {
+        "attach": "Attach local standard input, output, and error streams to a running "
+                  "container",
+        "commit": "Create a new image from a container's changes",
+        "cp": "Copy files/folders between a container and the local filesystem",
+        "create": "Create a new container",
+        "diff": "Inspect changes to files or directories on a container's filesystem",
+        "exec": "Execute a command in a running container",
+        "export": "Export a container's filesystem as a tar archive",
+        "inspect": "Display detailed information on one or more containers",
+        "kill": "Kill one or more running containers",
+        "logs": "Fetch the logs of a container",
+        "ls": "List containers",
+        "pause": "Pause all processes within one or more containers",
+        "port": "List port mappings or a specific mapping for the container",
+        "prune": "Remove all stopped containers",
+        "rename": "Rename a container",
+        "restart": "Restart one or more containers",
+        "rm": "Remove one or more containers",
+        "run": "Create and run a new container from an image",
+        "start": "Start one or more stopped containers",
+        "stats": "Display a live stream of container(s) resource usage statistics",
+        "stop": "Stop one or more running containers",
+        "top": "Display the running processes of a container",
+        "unpause": "Unpause all processes within one or more containers",
+        "update": "Update configuration of one or more containers",
+        "wait": "Block until one or more containers stop, then print their exit codes",
+    }),
+    "image": ("Manage images", {
+        "history": "Show the history of an image",
+        "import": "Import the contents from a tarball to create a filesystem image",
+        "inspect": "Display detailed information on one or more images",
+        "load": "Load an image from a tar archive or STDIN",
+        "ls": "List images",
+        "prune": "Remove unused images",
+        "pull": "Download an image from a registry",
+        "push": "Upload an image to a registry",
+        "rm": "Remove one or more images",
+        "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
+        "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    }),
+    "network": ("Manage networks", {
+        "connect": "Connect a container to a network",
+        "create": "Create a network",
+        "disconnect": "Disconnect a container from a network",
+        "inspect": "Display detailed information on one or more networks",
+        "ls": "List networks",
+        "prune": "Remove all unused networks",
+        "rm": "Remove one or more networks",
+    }),
+    "system": ("Manage Cove", {
+        "df": "Show cove disk usage",
+        "events": "Get real time events from the server",
+        "info": "Display system-wide information",
+        "prune": "Remove unused data",
+    }),
+    "volume": ("Manage volumes", {
+        "create": "Create a volume",
+        "inspect": "Display detailed information on one or more volumes",
+        "ls": "List volumes",
+        "prune": "Remove unused local volumes",
+        "rm": "Remove one or more volumes",
+    }),
+}
+
 USAGE = """
 Usage:  cove [OPTIONS] COMMAND
 
@@ -107,16 +176,63 @@ Commands:
 """
 
 
+def group_help(group: str) -> str:
+    """docker's help for a management command: usage, summary, verbs (cobra's layout)."""
+    summary, verbs = GROUP_SUMMARIES[group]
+    width = max(11, *(len(v) for v in verbs))  # cobra pads names to at least 11
+    lines = "".join(f"  {verb.ljust(width)} {verbs[verb]}\n" for verb in sorted(verbs))
+    return (f"Usage:  cove {group} COMMAND\n\n{summary}\n\nCommands:\n{lines}\n"
+            f"Run 'cove {group} COMMAND --help' for more information on a command.\n")
+
+
+def _group_without_verb(args: list[str]) -> int | None:
+    """docker's answer when a group is not followed by one of its verbs; None when it is.
+
+    The group alone prints its help on stderr and exits 0; --help prints it on
+    stdout; a flag or word that is not a verb is a usage error.
+    """
+    group, rest = args[0], args[1:]
+    verbs = GROUPS[group]
+    if rest and rest[0] in verbs:
+        return None
+    if rest and rest[0] in ("--help", "-h") and len(rest) > 1 and rest[1] in verbs:
+        args[1:] = [rest[1], "--help"]  # "cove network --help ls" is ls's help
+        return None
+    if "--help" in rest or "-h" in rest:
+        sys.stdout.write(_help_after(rest[0], group))
+        return 0
+    if not rest or rest == ["--"]:
+        sys.stderr.write(group_help(group))
+        return 0
+    first = rest[1] if rest[0] == "--" else rest[0]
+    usage_tail = f"\nUsage:  cove {group}\n\nRun 'cove {group} --help' for more information\n"
+    if rest[0] != "--" and first.startswith("-") and first != "-":
+        if first.startswith("--"):
+            message = f"unknown flag: {first.partition('=')[0]}"
+        else:
+            cluster = first[1:].lstrip("h")  # -h is the help flag; pflag reads on from there
+            if not cluster:
+                sys.stdout.write(_help_after(first, group))
+                return 0
+            message = f"unknown shorthand flag: '{cluster[0]}' in -{cluster}"
+        sys.stderr.write(f"{message}\n{usage_tail}")
+        return 125
+    sys.stderr.write(f"cove: unknown command: cove {group} {first}\n{usage_tail}")
+    return 1
+
+
+def _help_after(flag: str, group: str) -> str:
+    """The group's help, after docker's notice for each deprecated -h in ``flag``."""
+    shorthands = flag[1:] if flag.startswith("-") and not flag.startswith("--") else ""
+    count = len(shorthands) if set(shorthands) == {"h"} else 0
+    return "Flag shorthand -h has been deprecated, use --help\n" * count + group_help(group)
+
+
 def _resolve(args: list[str]) -> tuple[str, tuple[str, str] | None, list[str]]:
     verb = args[0]
     if verb in GROUPS:
-        group = GROUPS[verb]
-        if len(args) < 2 or args[1] in ("--help", "-h", "help"):
-            names = "\n  ".join(sorted(group))
-            return f"{verb}", ("", ""), [f"\nUsage:  cove {verb} COMMAND\n\nCommands:\n  "
-                                          f"{names}\n"]
         sub = args[1]
-        return f"{verb} {sub}", group.get(sub), args[2:]
+        return f"{verb} {sub}", GROUPS[verb].get(sub), args[2:]
     return verb, COMMANDS.get(verb), args[1:]
 
 
@@ -177,14 +293,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] == "help":
         sys.stdout.write(USAGE.format(commands="\n  ".join(sorted(COMMANDS))))
         return 0
+    if args[0] in GROUPS:
+        code = _group_without_verb(args)
+        if code is not None:
+            return code
     from cove.cli.context import Context
     from cove.cli.transport import DEFAULT_HOST
 
     ctx = Context(host or DEFAULT_HOST)
     display, target, rest = _resolve(args)
-    if target == ("", ""):
-        ctx.out(rest[0])
-        return 0
     if target is None:
         ctx.err(f"cove: '{display}' is not a cove command.\nSee 'cove --help'\n")
         return 1
