@@ -50,4 +50,9 @@ def test_json_of_the_whole_document_is_unchanged() -> None:
     # the absent pointers become explicit nulls, as Go marshals them
     expected["Config"]["Healthcheck"] = None  # type: ignore[index]
     expected["State"]["Health"] = None  # type: ignore[index]
+    # and so do the struct fields a daemon left out (Go's struct has them all)
+    from cove.cli.inspect_types import ABSENT_AS_NIL
+    for (_, struct), fields in ABSENT_AS_NIL.items():
+        for field in fields:
+            expected[struct].setdefault(field, None)  # type: ignore[union-attr]
     assert json.loads(text) == expected

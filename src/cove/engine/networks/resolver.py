@@ -27,7 +27,8 @@ class ContainerRecords:
     def _names_on(self, other: Container, net_id: str) -> list[str]:
         for ep in (other.endpoints or {}).values():
             if ep.get("NetworkID") == net_id:
-                return [n.lower() for n in ep.get("DNSNames") or []]
+                # The current name too: a rename after the attach still resolves.
+                return [n.lower() for n in [*(ep.get("DNSNames") or []), other.name] if n]
         return []
 
     def lookup(self, asker: str, name: str) -> list[str] | None:
