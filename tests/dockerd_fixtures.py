@@ -1,7 +1,8 @@
 """A private dockerd (Debian's docker.io) for interoperability tests and benchmarks.
 
-Its own data-root, exec-root and socket; no bridge, no iptables or forwarding changes,
-containers' cgroups under their own parent. Tests skip when /usr/sbin/dockerd is absent.
+Its own data-root, exec-root and socket; no bridge, no iptables or forwarding changes
+(unless given networking flags of its own), containers' cgroups under their own parent.
+Tests skip when /usr/sbin/dockerd is absent.
 """
 
 from __future__ import annotations
@@ -31,10 +32,19 @@ def _pids_named(name: str) -> list[int]:
     return out
 
 
+# dockerd's networking flags unless told otherwise: it touches no host network state.
+NO_NETWORK_ARGS = ("--bridge=none", "--iptables=false", "--ip6tables=false",
+                   "--ip-forward=false", "--ip-masq=false")
+
+
 class DockerD:
-    def __init__(self, top: Path, cgroup_parent: str = "/cove-bench-docker") -> None:
+    def __init__(self, top: Path, cgroup_parent: str = "/cove-bench-docker",
+                 network_args: list[str] | None = None) -> None:
+        """network_args replace NO_NETWORK_ARGS (a dockerd with a bridge and iptables rules
+        of its own; whoever passes them removes what dockerd leaves)."""
         self.top = top
         self.cgroup_parent = cgroup_parent
+        self.network_args = list(NO_NETWORK_ARGS if network_args is None else network_args)
         self.sock = top / "docker.sock"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -47,8 +57,7 @@ class DockerD:
         self.proc = subprocess.Popen(
             [DOCKERD, "--data-root", str(self.top / "root"), "--exec-root",
              str(self.top / "exec"), "--pidfile", str(self.top / "dockerd.pid"),
-             "-H", f"unix://{self.sock}", "--bridge=none", "--iptables=false",
-             "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
+             "-H", f"unix://{self.sock}", *self.network_args,
              "--cgroup-parent", self.cgroup_parent],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
