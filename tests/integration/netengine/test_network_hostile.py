@@ -922,3 +922,116 @@ def test_create_refuses_bad_bridge_option_values(scratch: Engine, key: str,
 def test_create_refuses_other_fields_of_wrong_type(scratch: Engine, body: dict[str, Any],
                                                    want: int | tuple[int, ...]) -> None:
     refused(scratch, "POST", "/networks/create", body, want)
+
+
+# -- more races on the module's daemon ---------------------------------------------------
+
+
+def _leases_on(engine: Engine, nid: str) -> set[tuple[str, str]]:
+    return {(addr, owner) for net, addr, owner in state(engine).leases if net == nid}
+
+
+def test_concurrent_connects_of_one_container_make_one_endpoint(clean: Engine) -> None:
+    nid = create_network(clean, "cvh-cc", "10.206.31.0/24")
+    cid = create_container(clean, "cvh-cc-c")
+    start(clean, cid)
+    results = _race(10, lambda i: clean.request("POST", f"/networks/{nid}/connect",
+                                                {"Container": cid}))
+    statuses = sorted(r[0] for r in results)
+    assert statuses == [200] + [403] * 9, results
+    assert len(_leases_on(clean, nid)) == 1
+    nets = inspect(clean, cid)["NetworkSettings"]["Networks"]
+    assert nets["cvh-cc"]["IPAddress"].startswith("10.206.31."), nets
+    status, reply = clean.request("POST", f"/networks/{nid}/disconnect", {"Container": cid})
+    assert status == 200, reply
+    assert not _leases_on(clean, nid)
+
+
+def test_concurrent_connects_asking_one_address_lease_it_once(clean: Engine) -> None:
+    nid = create_network(clean, "cvh-ca", "10.206.32.0/24")
+    cids = [create_container(clean, f"cvh-ca{i}") for i in range(6)]
+    for cid in cids:
+        start(clean, cid)
+    baseline = state(clean)
+    results = _race(6, lambda i: clean.request("POST", f"/networks/{nid}/connect", {
+        "Container": cids[i], "EndpointConfig": {"IPAMConfig": {"IPv4Address": "10.206.32.9"}}}))
+    statuses = sorted(r[0] for r in results)
+    assert statuses[0] == 200 and statuses.count(200) == 1, results
+    assert all(s in (400, 403, 409) for s in statuses[1:]), results
+    leases = _leases_on(clean, nid)
+    assert len(leases) == 1 and next(iter(leases))[0] == "10.206.32.9", leases
+    holders = [c for c in cids if "cvh-ca" in inspect(clean, c)["NetworkSettings"]["Networks"]]
+    assert len(holders) == 1, holders
+    assert state(clean).netns == baseline.netns
+
+
+def test_concurrent_starts_asking_one_address(clean: Engine) -> None:
+    create_network(clean, "cvh-cs", "10.206.33.0/24")
+    ask = {"EndpointsConfig": {"cvh-cs": {"IPAMConfig": {"IPv4Address": "10.206.33.7"}}}}
+    cids = [create_container(clean, f"cvh-cs{i}", HostConfig={"NetworkMode": "cvh-cs"},
+                             NetworkingConfig=ask) for i in range(5)]
+    baseline = state(clean)
+    results = _race(5, lambda i: clean.request("POST", f"/containers/{cids[i]}/start"))
+    statuses = sorted(r[0] for r in results)
+    assert statuses.count(204) == 1, results
+    assert all(s in (400, 403, 409) for s in statuses if s != 204), results
+    after = state(clean)
+    running = [c for c in cids if inspect(clean, c)["State"]["Running"]]
+    assert len(running) == 1, running
+    assert after.netns - baseline.netns == {running[0]}, after.netns
+    assert {addr for _, addr, _ in after.leases} == {"10.206.33.7"}, after.leases
+
+
+@pytest.fixture(name="scratch_bb")
+def scratch_bb_fixture(busybox_layer_tar: bytes) -> Iterator[Engine]:
+    """A daemon of its own with busybox, for races whose failure leaves records behind."""
+    with private_engine(busybox_layer_tar) as engine:
+        yield engine
+
+
+@_xfail("DELETE /networks/n racing POST /containers/c/start (c on n) or POST "
+        "/networks/n/connect {c}: both succeed (204 and 204/200); c runs with an address "
+        "on a network that no longer exists (GET /networks/n -> 404, inspect shows "
+        "Networks.n.IPAddress), and <root>/network/<id>.json is written again after the "
+        "removal with the lease in it (still there after the container is removed: the "
+        "network comes back at the next daemon start). NetworkService.remove checks "
+        "attached() without excluding a concurrent _attach (store.save(net) after "
+        "store.remove)")
+def test_remove_network_racing_start_and_connect(scratch_bb: Engine) -> None:
+    """DELETE /networks/n against a start of a container on n and a connect to n: either
+    the network goes and the others are refused (4xx), or it stays (403, active
+    endpoints); never a running container on a network that is gone, never a 500, and
+    nothing of the network left once it is gone."""
+    engine = scratch_bb
+    bad: list[Any] = []
+    for round_ in range(10):
+        name = f"cvh-rr{round_}"
+        nid = create_network(engine, name, f"10.206.{40 + round_}.0/24")
+        on = create_container(engine, f"cvh-rr-on{round_}", HostConfig={"NetworkMode": name})
+        other = create_container(engine, f"cvh-rr-other{round_}")
+        start(engine, other)
+        ops = [("DELETE", f"/networks/{nid}", None),
+               ("POST", f"/containers/{on}/start", None),
+               ("POST", f"/networks/{nid}/connect", {"Container": other})]
+        results = _race(3, lambda i, ops=ops: engine.request(*ops[i]))
+        if not all(isinstance(r, tuple) and r[0] < 500 for r in results):
+            bad.append(("server error", results))
+        assert_alive(engine)
+        status, _ = engine.request("GET", f"/networks/{nid}")
+        if status == 404:
+            for ref in (on, other):
+                c = inspect(engine, ref)
+                ep = c["NetworkSettings"]["Networks"].get(name) or {}
+                if c["State"]["Running"] and ep.get("IPAddress"):
+                    bad.append(("runs on a removed network", ref[:12], ep["IPAddress"],
+                                results))
+        elif results[0][0] != 403:
+            bad.append(("network kept but DELETE answered", results))
+        engine.remove_all_containers()
+        engine.request("DELETE", f"/networks/{nid}")
+        if (engine.root / "network" / f"{nid}.json").exists():
+            bad.append(("record of a removed network on disk", nid[:12], results))
+        left = state(engine)
+        if left.netns or left.leases:
+            bad.append(("left", left.netns, left.leases))
+    assert not bad, bad
