@@ -1035,3 +1035,50 @@ def test_remove_network_racing_start_and_connect(scratch_bb: Engine) -> None:
         if left.netns or left.leases:
             bad.append(("left", left.netns, left.leases))
     assert not bad, bad
+
+
+# -- bodies that are JSON only to Python, or too deep for it -------------------------------
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(("path", "raw"), [
+    ("/networks/create", DEEP),
+    ("/networks/create", b'{"Name": "cvh-deep", "Labels": ' + b'{"a":' * 50_000 + b"1"
+     + b"}" * 50_000 + b"}"),
+    ("/networks/bridge/connect", DEEP),
+    ("/networks/bridge/disconnect", DEEP),
+    ("/containers/create", b'{"Image": "busybox", "NetworkingConfig": ' + DEEP + b"}"),
+], ids=["create-array", "create-labels", "connect", "disconnect", "container-create"])
+@_xfail("a body nested 100000 deep, e.g. POST /networks/create with [[[...]]] -> 500 "
+        '"maximum recursion depth exceeded while decoding a JSON array from a unicode '
+        'string": Request.json catches ValueError but not RecursionError; want 400')
+def test_deeply_nested_body_is_400(clean: Engine, path: str, raw: bytes) -> None:
+    refused(clean, "POST", path, raw, 400)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"Name": "cvh-inf", "Internal": Infinity}',
+    b'{"Name": "cvh-nan", "Labels": {"a": NaN}}',
+    b'{"Name": "cvh-nan", "Attachable": -Infinity}',
+], ids=["infinity", "nan", "minus-infinity"])
+@_xfail('NaN/Infinity are not JSON, but POST /networks/create {"Name": "n", "Internal": '
+        "Infinity} -> 201 (an internal network; Python's json.loads takes them); Docker's "
+        "decoder answers 400 (invalid character)")
+def test_non_json_numbers_are_400(clean: Engine, raw: bytes) -> None:
+    refused(clean, "POST", "/networks/create", raw, 400)
+
+
+def test_big_body_does_not_hurt(clean: Engine) -> None:
+    """20 MB of labels: created or refused, and the daemon goes on."""
+    before = state(clean)
+    body = {"Name": "cvh-big", "Labels": {f"k{i}": "v" * 1000 for i in range(20_000)}}
+    status, reply = clean.request("POST", "/networks/create", body)
+    assert status in (201, 400, 413), (status, reply)
+    assert_alive(clean)
+    if status == 201:
+        status, got = clean.request("GET", "/networks/cvh-big")
+        assert status == 200 and len(got["Labels"]) == 20_000
+        status, _ = clean.request("DELETE", "/networks/cvh-big")
+        assert status == 204
+    assert_unchanged(clean, before)
