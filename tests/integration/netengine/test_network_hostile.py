@@ -1082,3 +1082,65 @@ def test_big_body_does_not_hurt(clean: Engine) -> None:
         status, _ = clean.request("DELETE", "/networks/cvh-big")
         assert status == 204
     assert_unchanged(clean, before)
+
+
+# -- a full network, and the docker CLI's view of refusals --------------------------------
+
+
+def test_full_network_refuses_start_and_connect_cleanly(clean: Engine) -> None:
+    """A /29 has five addresses for containers: the sixth start and a connect are refused
+    with a clear error (Docker: 503, no available addresses) and leave nothing; a freed
+    address is usable again."""
+    nid = create_network(clean, "cvh-full", "10.206.70.0/29")
+    cids = [create_container(clean, f"cvh-full{i}", HostConfig={"NetworkMode": "cvh-full"})
+            for i in range(6)]
+    for cid in cids[:5]:
+        start(clean, cid)
+    assert len(_leases_on(clean, nid)) == 5
+    reply = refused(clean, "POST", f"/containers/{cids[5]}/start", None, (403, 409, 503),
+                    ("10.206.70.0/29",))
+    assert "available" in reply["message"], reply
+    assert inspect(clean, cids[5])["State"]["Running"] is False
+    other = create_container(clean, "cvh-full-other")
+    start(clean, other)
+    refused(clean, "POST", f"/networks/{nid}/connect", {"Container": other},
+            (403, 409, 503), ("10.206.70.0/29",))
+    assert "cvh-full" not in inspect(clean, other)["NetworkSettings"]["Networks"]
+    status, reply = clean.request("POST", f"/containers/{cids[0]}/stop?t=0")
+    assert status == 204, reply
+    start(clean, cids[5])
+    assert len(_leases_on(clean, nid)) == 5
+
+
+def test_cli_refusals_exit_non_zero_with_the_reason(clean: Engine) -> None:
+    create_network(clean, "cvh-cli", "10.206.71.0/24")
+    create_container(clean, "cvh-cli-c")
+    cases = [
+        (("network", "create", "--subnet", "10.206.72.0/33", "cvh-cli2"), "10.206.72.0/33"),
+        (("network", "create", "--subnet", "10.206.71.0/25", "cvh-cli3"), "overlap"),
+        (("network", "create", "cvh-cli"), "already exists"),
+        (("network", "connect", "cvh-nosuch", "cvh-cli-c"), "cvh-nosuch"),
+        (("network", "connect", "cvh-cli", "cvh-nosuch"), "cvh-nosuch"),
+        (("network", "connect", "--ip", "10.206.99.9", "cvh-cli", "cvh-cli-c"),
+         "10.206.99.9"),
+        (("network", "rm", "bridge"), "pre-defined"),
+        (("network", "rm", "cvh-nosuch"), "cvh-nosuch"),
+        (("run", "--rm", "--network", "cvh-nosuch", "busybox", "true"), "cvh-nosuch"),
+        (("run", "--rm", "--network", "cvh-cli", "--ip", "10.206.99.9", "busybox", "true"),
+         "10.206.99.9"),
+        (("run", "--rm", "--network", "cvh-cli", "--mac-address", "01:00:5e:00:00:01",
+          "busybox", "true"), "01:00:5e:00:00:01"),
+    ]
+    for args, word in cases:
+        before = state(clean)
+        proc = clean.docker(*args)
+        err = proc.stderr.decode(errors="replace")
+        assert proc.returncode != 0, (args, proc.stdout, err)
+        assert word.lower() in err.lower(), (args, err)
+        if args[0] == "run":
+            # `docker run --rm` may have created the container before start was refused.
+            clean.remove_all_containers()
+            state_now = state(clean)
+            assert state_now.netns == before.netns and state_now.leases == before.leases
+        else:
+            assert_unchanged(clean, before)
