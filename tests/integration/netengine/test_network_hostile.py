@@ -1144,3 +1144,28 @@ def test_cli_refusals_exit_non_zero_with_the_reason(clean: Engine) -> None:
             assert state_now.netns == before.netns and state_now.leases == before.leases
         else:
             assert_unchanged(clean, before)
+
+
+def test_refused_creates_do_not_come_back_after_a_restart(scratch: Engine) -> None:
+    """Whatever a refused create got as far as writing, a daemon restart brings no
+    network, bridge or lease back."""
+    create_network(scratch, "cvh-keep", "10.206.80.0/24")
+    before = state(scratch)
+    bodies: list[Any] = [
+        {"Name": "cvh-r1", **_ipam(Subnet="10.206.81.0/24", AuxiliaryAddresses=["x"])},
+        {"Name": "cvh-r2", "Options": {BRIDGE_NAME: "cvh:x"}},
+        {"Name": "cvh-r3", "Options": {BRIDGE_NAME: "cvh\x00a"}},
+        {"Name": "cvh-r4", "ConfigFrom": "x"},
+        {"Name": "cvh-r5", **_ipam(Subnet="10.206.80.0/25")},
+        {"Name": "cvh-r6", "Options": {BRIDGE_NAME: "lo"}},
+        {"Name": "cvh-keep"},
+    ]
+    for body in bodies:
+        status, reply = scratch.request("POST", "/networks/create", body)
+        assert status >= 400, (body, reply)
+    assert_unchanged(scratch, before)
+    scratch.stop()
+    scratch.start()
+    assert_unchanged(scratch, before)
+    status, nets = scratch.request("GET", "/networks")
+    assert sorted(n["Name"] for n in nets) == ["bridge", "cvh-keep", "host", "none"], nets
