@@ -149,9 +149,11 @@ class Request:
                 raise BadRequest("request body is empty: a JSON object is required")
             return None
         try:
-            return json.loads(data)
+            return json.loads(data, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"invalid JSON in request body: {e}") from None
+        except RecursionError:
+            raise BadRequest("invalid JSON in request body: nested too deeply") from None
 
     def json_object(self) -> dict[str, Any]:
         value = self.json()
@@ -235,3 +237,8 @@ class HijackedResponse(Response):
 
     def __init__(self) -> None:
         super().__init__(101)
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python's decoder takes them by default)."""
+    raise ValueError(f"{name} is not a JSON value")

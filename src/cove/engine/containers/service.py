@@ -236,6 +236,8 @@ class ContainerService:
         plan = self.specs.plan(body, image_config, container_id=cid)
         endpoints: dict[str, dict[str, Any]] = {}
         if self.networks is not None:
+            from cove.engine.networks.ports import port_requests
+            port_requests(plan.host_config, plan.config)  # bad bindings refused at create
             endpoints = self.networks.plan_endpoints(
                 plan.host_config, body.get("NetworkingConfig") or {}, plan.config)
         c = Container(
@@ -845,6 +847,8 @@ class ContainerService:
             raise FailedPrecondition("networking is disabled in this daemon")
         c = self.get(ref)
         with self.store.lock(c.id):
+            if not self._exists(c.id):  # removed while this request waited for the lock
+                raise NotFound(f"No such container: {ref}")
             if c.state.status == model.PAUSED:
                 raise Conflict(f"Container {c.id} is paused")
             self.networks.connect(c, network, settings)
@@ -855,6 +859,8 @@ class ContainerService:
             raise FailedPrecondition("networking is disabled in this daemon")
         c = self.get(ref)
         with self.store.lock(c.id):
+            if not self._exists(c.id):
+                raise NotFound(f"No such container: {ref}")
             try:
                 self.networks.disconnect(c, network, force)
             finally:

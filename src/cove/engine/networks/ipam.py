@@ -143,7 +143,8 @@ class Pool:
                 self.leases[candidate] = owner
                 self.last = candidate
                 return candidate
-        raise PoolExhausted(f"no available IPv4 address in {rng} (all {size} are leased)")
+        raise PoolExhausted(f"no available IPv4 address in {rng}: every address is leased "
+                            "or reserved")
 
     def release(self, address: str) -> None:
         self.leases.pop(address, None)

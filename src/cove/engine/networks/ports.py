@@ -3,6 +3,7 @@ the Engine API's views of what it got (NetworkSettings.Ports, the summary's Port
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,12 +57,27 @@ def port_requests(host_config: dict[str, Any], config: dict[str, Any]) -> list[P
     exposed port not bound explicitly, on a free port."""
     out: list[PortRequest] = []
     bindings = host_config.get("PortBindings") or {}
+    if not isinstance(bindings, dict):
+        raise InvalidArgument("PortBindings must be an object")
     for key in sorted(bindings):
         number, proto = _split_key(key)
+        if bindings[key] is not None and not isinstance(bindings[key], list):
+            raise InvalidArgument(f"invalid port bindings for {key}: want a list")
         for binding in bindings[key] or [{}]:
             b = binding or {}
+            if not isinstance(b, dict):
+                raise InvalidArgument(f"invalid port binding for {key}: want an object")
             lo, hi = _host_port(str(b.get("HostPort") or ""), key)
-            out.append(PortRequest(proto, number, str(b.get("HostIp") or ""), lo, hi))
+            host_ip = str(b.get("HostIp") or "")
+            if host_ip:
+                try:
+                    ipaddress.ip_address(host_ip)
+                except ValueError:
+                    raise InvalidArgument(f"invalid host IP {host_ip!r} for {key}") from None
+                if ":" in host_ip:
+                    raise InvalidArgument(f"invalid host IP {host_ip} for {key}: IPv6 "
+                                          "bindings are not supported by Cove yet")
+            out.append(PortRequest(proto, number, host_ip, lo, hi))
     if host_config.get("PublishAllPorts"):
         for key in sorted(config.get("ExposedPorts") or {}):
             if key in bindings:

@@ -82,6 +82,8 @@ class NetworkService:
         self._drivers: dict[str, Driver] = {}
         self._dns: Any = None
         self._dns_lock = threading.Lock()
+        # Attaches in progress per network (under store.lock): a removal waits for none.
+        self._attaching: dict[str, int] = {}
 
     # -- drivers and helpers ---------------------------------------------------------------
 
@@ -178,31 +180,51 @@ class NetworkService:
         if name[0] in "_.-" or not set(name) <= _NAME_OK:
             raise InvalidArgument(f'invalid network name "{name}": only '
                                   "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        driver = body.get("Driver") or BRIDGE
-        if not isinstance(driver, str):
-            raise InvalidArgument("Driver must be a string")
+        if name in ("bridge", "host", "none"):
+            raise Forbidden(f"operation is not permitted on predefined {name} network")
+        driver = _text(body, "Driver") or BRIDGE
         if driver in (HOST, NULL):
             raise Forbidden(f'only one instance of "{driver}" network is allowed')
-        if body.get("Ingress") or body.get("Scope") in ("swarm", "global"):
+        flags = {key: _flag(body, key) for key in ("Internal", "Attachable", "Ingress",
+                                                   "EnableIPv6", "ConfigOnly",
+                                                   "CheckDuplicate")}
+        if body.get("EnableIPv4") is not None and _flag(body, "EnableIPv4") is False:
+            raise Unsupported("networks without IPv4 are not supported by Cove")
+        scope = _text(body, "Scope")
+        if flags["Ingress"] or scope in ("swarm", "global"):
             raise Unsupported("swarm-scoped networks need swarm mode, which this node is not in")
-        if body.get("ConfigOnly") or (body.get("ConfigFrom") or {}).get("Network"):
+        if scope not in ("", "local"):
+            raise InvalidArgument(f'invalid Scope "{scope}": want "local"')
+        config_from = body.get("ConfigFrom")
+        if config_from is not None and not isinstance(config_from, dict):
+            raise InvalidArgument("ConfigFrom must be an object")
+        if flags["ConfigOnly"] or (config_from or {}).get("Network"):
             raise Unsupported("config-only networks are not supported by Cove")
-        if body.get("EnableIPv6"):
+        if flags["EnableIPv6"]:
             raise Unsupported("IPv6 networks are not supported by Cove yet")
         options = _string_map(body, "Options")
         labels = _string_map(body, "Labels")
+        _check_bridge_options(options)
         ipam = body.get("IPAM") or {}
         if not isinstance(ipam, dict):
             raise InvalidArgument("IPAM must be an object")
-        ipam_driver = ipam.get("Driver") or "default"
+        ipam_driver = _text(ipam, "Driver", "IPAM.Driver") or "default"
         if ipam_driver != "default":
             raise NotFound(f'plugin "{ipam_driver}" not found')
         configs = ipam.get("Config") or []
         if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
             raise InvalidArgument("IPAM.Config must be a list of objects")
+        for c in configs:
+            for key in ("Subnet", "IPRange", "Gateway"):
+                _text(c, key, f"IPAM.Config {key}")
+            aux = c.get("AuxiliaryAddresses")
+            if aux is not None and (not isinstance(aux, dict) or not all(
+                    isinstance(v, str) for v in aux.values())):
+                raise InvalidArgument("IPAM.Config AuxiliaryAddresses must be an object of "
+                                      "strings")
         net = Network(id=_new_id(), name=name, driver=driver, created=_now(),
-                      internal=bool(body.get("Internal")),
-                      attachable=bool(body.get("Attachable")), options=options,
+                      internal=bool(flags["Internal"]),
+                      attachable=bool(flags["Attachable"]), options=options,
                       labels=labels, ipam_driver=ipam_driver,
                       ipam_options=_string_map(ipam, "Options"))
         drv = self.driver(driver)
@@ -347,6 +369,10 @@ class NetworkService:
                 c = users[0]
                 raise Forbidden(f"error while removing network: network {net.name} has "
                                 f'active endpoints (name:"{c.name}" id:"{c.id[:12]}")')
+            pool = net.pool()
+            if self._attaching.get(net.id) or (pool is not None and pool.leases):
+                raise Forbidden(f"error while removing network: network {net.name} has "
+                                "active endpoints")
             self.store.remove(net)
         if net.driver == BRIDGE:
             self.publisher.set_networks(self._bridge_networks())
@@ -430,6 +456,16 @@ class NetworkService:
         if aliases and net.builtin:
             raise InvalidArgument("network-scoped alias is supported only for containers in "
                                   "user defined networks")
+        driver_opts = settings.get("DriverOpts")
+        if driver_opts is not None and (not isinstance(driver_opts, dict) or not all(
+                isinstance(v, str) for v in driver_opts.values())):
+            raise InvalidArgument("DriverOpts must be an object of strings")
+        links = settings.get("Links")
+        if links:
+            if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
+                raise InvalidArgument("Links must be a list of strings")
+            raise Unsupported("--link is not supported by Cove: use a user-defined network, "
+                              "where containers find each other by name")
         mac = str(settings.get("MacAddress") or mac)
         if mac:
             _check_mac(mac)
@@ -494,6 +530,20 @@ class NetworkService:
                        default_route=default_route)
         requested = str((ep.get("IPAMConfig") or {}).get("IPv4Address") or "")
         pool = net.pool()
+        with self.store.lock:
+            if self.store.find(net.id) is not net:
+                raise NotFound(f"network {net.name} not found")
+            self._attaching[net.id] = self._attaching.get(net.id, 0) + 1
+        try:
+            self._attach_counted(c, net, ep, drv, a, requested, pool)
+        finally:
+            with self.store.lock:
+                self._attaching[net.id] -= 1
+                if not self._attaching[net.id]:
+                    del self._attaching[net.id]
+
+    def _attach_counted(self, c: Container, net: Network, ep: dict[str, Any], drv: Driver,
+                        a: Attachment, requested: str, pool: Pool | None) -> None:
         if net.driver == CNI:
             a.address = requested
             if self._is_primary(c, net):
@@ -781,7 +831,41 @@ def _string_map(body: dict[str, Any], key: str) -> dict[str, str]:
         return {}
     if not isinstance(value, dict):
         raise InvalidArgument(f"{key} must be an object of strings")
-    return {str(k): str(v) for k, v in value.items()}
+    for k, v in value.items():
+        if v is not None and not isinstance(v, str):
+            raise InvalidArgument(f"invalid {key} {k!r}: the value must be a string")
+    # A null decodes as "" (Go's map[string]string).
+    return {str(k): v or "" for k, v in value.items()}
+
+
+def _text(body: dict[str, Any], key: str, what: str = "") -> str:
+    value = body.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what or key} must be a string")
+    return value
+
+
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{key} must be true or false")
+    return value
+
+
+def _check_bridge_options(options: dict[str, str]) -> None:
+    for key in (OPT_ICC, OPT_MASQ):
+        if key in options and options[key] not in ("true", "false"):
+            raise InvalidArgument(f'invalid {key} "{options[key]}": want true or false')
+    if OPT_HOST_IP in options:
+        try:
+            ipaddress.IPv4Address(options[OPT_HOST_IP])
+        except ValueError:
+            raise InvalidArgument(f'invalid {OPT_HOST_IP} "{options[OPT_HOST_IP]}": want an '
+                                  "IPv4 address") from None
 
 
 def _check_mac(mac: str) -> None:

@@ -64,13 +64,19 @@ class NetworkStore:
         with self.lock:
             if any(n.name == net.name for n in self._by_id.values()):
                 raise AlreadyExists(f"network with name {net.name} already exists")
-            self.save(net)
+            self._write(net)
             self._by_id[net.id] = net
 
     def save(self, net: Network) -> None:
+        """Rewrite the record of a network in the store (a removed one stays removed:
+        a lease released after the removal must not bring its record back)."""
         with self.lock:
-            data = json.dumps(net.to_record(), separators=(",", ":")).encode()
-            write_atomic(os.path.join(self.dir, net.id + ".json"), data)
+            if self._by_id.get(net.id) is net:
+                self._write(net)
+
+    def _write(self, net: Network) -> None:
+        data = json.dumps(net.to_record(), separators=(",", ":")).encode()
+        write_atomic(os.path.join(self.dir, net.id + ".json"), data)
 
     def remove(self, net: Network) -> None:
         with self.lock:

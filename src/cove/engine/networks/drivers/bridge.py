@@ -31,11 +31,17 @@ def mac_for(address: str) -> str:
     return "02:42:" + ":".join(f"{b:02x}" for b in octets)
 
 
+_IFNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789-_.@+=")
+
+
 def check_ifname(name: str, what: str) -> None:
-    if not name or len(name) > IFNAMSIZ or "/" in name or any(c.isspace() for c in name) \
+    # The kernel's rule (dev_valid_name) is looser; these characters are also safe in
+    # nftables' quoted strings and sysctl paths.
+    if not name or len(name) > IFNAMSIZ or not set(name) <= _IFNAME_CHARS \
             or name in (".", ".."):
         raise InvalidArgument(f"invalid {what} {name!r}: an interface name is 1 to "
-                              f"{IFNAMSIZ} characters without '/' or spaces")
+                              f"{IFNAMSIZ} ASCII letters, digits or -_.@+=")
 
 
 class BridgeDriver:
