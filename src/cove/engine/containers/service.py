@@ -871,6 +871,8 @@ class ContainerService:
         with self.store.lock(c.id):
             old = c.name
             self.store.rename(c, new_name)
+            if self.networks is not None:
+                self.networks.dns_changed()
         self.events.emit("container", "rename", c.id, self._attrs(c, oldName="/" + old))
 
     # -- logs ------------------------------------------------------------------------------

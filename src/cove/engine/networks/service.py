@@ -84,6 +84,8 @@ class NetworkService:
         self._dns_lock = threading.Lock()
         # Attaches in progress per network (under store.lock): a removal waits for none.
         self._attaching: dict[str, int] = {}
+        # Bumped whenever the resolver's answers may change (endpoints, renames).
+        self.dns_generation = 0
 
     # -- drivers and helpers ---------------------------------------------------------------
 
@@ -572,6 +574,7 @@ class NetworkService:
         ep.update(EndpointID=a.endpoint_id, Gateway=a.gateway, IPAddress=a.address,
                   IPPrefixLen=a.prefixlen, MacAddress=a.mac, NetworkID=net.id,
                   DNSNames=self._dns_names(c, net, ep) if net.has_dns else [])
+        self.dns_changed()
 
     def _is_primary(self, c: Container, net: Network) -> bool:
         for ep in (c.endpoints or {}).values():
@@ -623,6 +626,7 @@ class NetworkService:
         except Exception as e:
             log.warning("cannot remove the network namespace of %s: %s", c.id[:12], e)
         c.sandbox = {}
+        self.dns_changed()
         for ep in (c.endpoints or {}).values():
             ep.update(_RUNTIME_FIELDS)
             ep["DNSNames"] = []
@@ -658,6 +662,7 @@ class NetworkService:
         attachments = (getattr(c, "sandbox", None) or {}).get("attachments")
         if isinstance(attachments, dict):
             attachments.pop(net_id, None)
+        self.dns_changed()
 
     # -- connect and disconnect ------------------------------------------------------------
 
@@ -690,6 +695,7 @@ class NetworkService:
                 self._dns_server().attach(c.id, c.sandbox["key"])
                 c.sandbox["dns"] = True
         c.endpoints[net.name] = ep
+        self.dns_changed()
         if running:
             with contextlib.suppress(Exception):
                 etc.write_files(c, self)
@@ -729,6 +735,9 @@ class NetworkService:
         return net
 
     # -- DNS -------------------------------------------------------------------------------
+
+    def dns_changed(self) -> None:
+        self.dns_generation += 1
 
     def _dns_server(self) -> Any:
         with self._dns_lock:
