@@ -447,6 +447,7 @@ def main() -> int:
     top = Path(tempfile.mkdtemp(prefix="cove-bench-network-"))
     top.chmod(0o755)
     engine = Engine(top / "cove", "/cvb-bench")
+    engine.log_level = "info"  # as a production daemon runs: no per-request debug lines
     engine.top.mkdir()
     (engine.top / "daemon.json").write_text(json.dumps(COVE_NETWORK))
     before = HostState.read()
