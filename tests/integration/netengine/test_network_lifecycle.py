@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,7 +69,6 @@ def test_networks_survive_a_daemon_kill_and_nothing_leaks(busybox_layer_tar: byt
         e.stop(signal.SIGKILL)
         # While no daemon runs: published ports keep working; "short" exits.
         assert srv[:12].encode() in wait_port("127.0.0.1", 18301)
-        import time
         time.sleep(2.5)
         e.start()
         assert inspect(e, "short")["State"]["Status"] == "exited"
@@ -269,3 +269,38 @@ def test_cni_conflist_network_carries_traffic_and_publishes(busybox_layer_tar: b
             assert "18310" not in rules
     finally:
         _cni_cleanup(bridge, subnet)
+
+
+def test_default_bind_address_keeps_published_ports_on_loopback(
+        busybox_layer_tar: bytes) -> None:
+    with private_engine(busybox_layer_tar, json.dumps({"ip": "127.0.0.1"})) as e:
+        ok(e, "run", "-d", "--name", "lo1", "-p", "18320:80", "-p", "127.0.0.2:18321:80",
+           "busybox", *HTTPD)
+        ports = inspect(e, "lo1")["NetworkSettings"]["Ports"]["80/tcp"]
+        assert {"HostIp": "127.0.0.1", "HostPort": "18320"} in ports
+        assert {"HostIp": "127.0.0.2", "HostPort": "18321"} in ports  # named: kept
+        cid = inspect(e, "lo1")["Id"][:12].encode()
+        assert cid in wait_port("127.0.0.1", 18320)
+        assert cid in wait_port("127.0.0.2", 18321)
+        # not on the host's other addresses (here: the default bridge's gateway)
+        gateway = e.request("GET", "/networks/bridge")[1]["IPAM"]["Config"][0]["Gateway"]
+        with pytest.raises(OSError):
+            wait_port(gateway, 18320, timeout=0.5)
+        assert "127.0.0.1" in ok(e, "network", "inspect", "-f",
+                                 '{{index .Options "com.docker.network.bridge.host_binding_ipv4"}}',
+                                 "bridge")
+
+
+def test_network_events(busybox_layer_tar: bytes) -> None:
+    with private_engine(busybox_layer_tar) as e:
+        since = str(int(time.time()) - 1)
+        ok(e, "network", "create", "ev")
+        ok(e, "run", "-d", "--name", "evc", "busybox", "sleep", "60")
+        ok(e, "network", "connect", "ev", "evc")
+        ok(e, "network", "disconnect", "ev", "evc")
+        ok(e, "network", "rm", "ev")
+        until = str(int(time.time()) + 1)
+        out = ok(e, "events", "--since", since, "--until", until, "--filter", "type=network",
+                 "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+        lines = [line for line in out.splitlines() if line.endswith(" ev")]
+        assert lines == ["create ev", "connect ev", "disconnect ev", "destroy ev"], out
