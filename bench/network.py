@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -375,6 +376,31 @@ def measure_throughput(sides: list[Side], top: Path, runs: int, seconds: float) 
     print("  (goal: bridge/veth >= 0.90)")
 
 
+def measure_published(sides: list[Side], runs: int, seconds: float) -> None:
+    """A published port reached from the host's loopback (hairpin NAT: DNAT in the output
+    hook, route_localnet, masquerade) against the container's own address."""
+    print(f"4. TCP from the host to a container, MB/s (median of {runs}, Python, 1 MiB "
+          "writes): through 127.0.0.1:<published port> vs to the container's address")
+    port = LOOPBACK_PORT + 10
+    for side in sides:
+        run([DOCKER, "run", "-d", "--network", NET, "--name", "pub", "-p",
+             f"127.0.0.1:{port}:{port}", "busybox", "sleep", "300"], side.env)
+        ns, ip = netns_of(side, "pub")
+        with server(End(["nsenter", f"--net={ns}"]), [sys.executable, "-c", PY_SERVER,
+                                                      str(port)], ready=True):
+            host = End([])
+            direct = size_for(functools.partial(py_once, host, ip, port), seconds)
+            rates: dict[str, list[float]] = {"published": [], "direct": []}
+            for _ in range(runs):
+                rates["published"].append(py_once(host, "127.0.0.1", port, direct))
+                rates["direct"].append(py_once(host, ip, port, direct))
+        pub, dir_ = (statistics.median(rates[k]) for k in ("published", "direct"))
+        print(f"  {side.name:<8} published {pub:8.1f}   direct {dir_:8.1f}   "
+              f"ratio {pub / dir_:.2f}")
+        side.figures.update({"published": pub, "direct": dir_})
+        run([DOCKER, "rm", "-f", "pub"], side.env, check=False)
+
+
 def measure_dns(sides: list[Side], lookups: int) -> None:
     print(f"3. DNS: {lookups} A lookups of a container's name at 127.0.0.11, one at a time")
     for side in sides:
@@ -442,7 +468,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=2.5, help="length of a throughput run")
     ap.add_argument("--lookups", type=int, default=500)
-    ap.add_argument("--parts", default="1,2,3", help="which measures to run (1,2,3)")
+    ap.add_argument("--parts", default="1,2,3,4", help="which measures to run (1,2,3,4)")
     args = ap.parse_args()
     top = Path(tempfile.mkdtemp(prefix="cove-bench-network-"))
     top.chmod(0o755)
@@ -490,6 +516,8 @@ def main() -> int:
                     start_pair(side)
             if "3" in parts:
                 measure_dns(sides, args.lookups)
+        if "4" in parts:
+            measure_published(sides, args.runs, args.seconds)
     finally:
         with contextlib.suppress(Exception):
             remove_all([DOCKER], engine.env())
