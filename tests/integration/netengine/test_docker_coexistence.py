@@ -11,7 +11,6 @@ from __future__ import annotations
 import shlex
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,24 +52,8 @@ def _remove_docker_rules() -> None:
                 _iptables("-t", table, "-X", words[1])
 
 
-class NetworkedDockerD(DockerD):
-    """dockerd with its bridge and iptables (the default a host runs with)."""
-
-    def start(self) -> None:
-        log = open(self.top / "dockerd.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [DOCKERD, "--data-root", str(self.top / "root"), "--exec-root",
-             str(self.top / "exec"), "--pidfile", str(self.top / "dockerd.pid"),
-             "-H", f"unix://{self.sock}", "--bip", "10.207.0.1/24",
-             "--cgroup-parent", self.cgroup_parent],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        for _ in range(300):
-            if subprocess.run([DOCKER, "version"], env=self.env(), capture_output=True,
-                              check=False).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("dockerd did not start: see " + str(self.top / "dockerd.log"))
+# dockerd with its bridge and iptables (the default a host runs with).
+NETWORKED = ["--bip", "10.207.0.1/24"]
 
 
 @pytest.fixture(name="dockerd")
@@ -83,7 +66,7 @@ def dockerd_fixture() -> Iterator[DockerD]:
     if had_docker0:
         pytest.skip("a docker0 bridge exists already: another dockerd runs on this host")
     top = Path(tempfile.mkdtemp(prefix="cove-dockerd-net-"))
-    d = NetworkedDockerD(top)
+    d = DockerD(top, network_args=NETWORKED)
     try:
         # dockerd 20.10 sets the DROP policy when it is the one enabling forwarding
         # (newer ones always do): start it as on a fresh host.
