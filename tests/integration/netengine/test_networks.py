@@ -266,3 +266,33 @@ def bridge_ports(bridge: str) -> list[str]:
     out = subprocess.run(["ip", "-o", "link", "show", "master", bridge], capture_output=True,
                          text=True, check=False).stdout
     return [line.split(": ")[1].split("@")[0] for line in out.splitlines()]
+
+
+def test_links_on_the_default_bridge_and_on_a_user_network(net: Engine) -> None:
+    ok(net, "run", "-d", "--name", "db", "-e", "FOO=1", "--expose", "5432", "busybox",
+       *HTTPD)
+    db = inspect(net, "db")
+    ip = db["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    out = ok(net, "run", "--rm", "--name", "app", "--link", "db:mydb", "busybox", "sh", "-c",
+             "env | sort; cat /etc/hosts; ping -c1 -W2 mydb >/dev/null && echo reached")
+    assert "MYDB_NAME=/app/mydb" in out and "MYDB_ENV_FOO=1" in out
+    assert f"MYDB_PORT=tcp://{ip}:5432" in out
+    assert f"MYDB_PORT_5432_TCP_ADDR={ip}" in out and "MYDB_PORT_5432_TCP_PROTO=tcp" in out
+    assert f"{ip}\tmydb {db['Id'][:12]} db" in out and "reached" in out
+    assert "MYDB_ENV_PATH" not in out
+    ok(net, "create", "--name", "app2", "--link", "db", "busybox", "true")
+    assert inspect(net, "app2")["HostConfig"]["Links"] == ["/db:/app2/db"]
+    proc = docker(net, "run", "--rm", "--link", "nosuch:x", "busybox", "true")
+    assert proc.returncode != 0 and "could not get container for nosuch" in proc.stderr
+    ok(net, "stop", "-t", "0", "db")
+    proc = docker(net, "start", "app2")
+    assert proc.returncode != 0 and "non running container" in proc.stderr
+    # On a user network a link is an alias only the linking container knows.
+    ok(net, "network", "create", "linked")
+    ok(net, "run", "-d", "--name", "svc", "--network", "linked", "busybox", *HTTPD)
+    out = ok(net, "run", "--rm", "--network", "linked", "--link", "svc:backend", "busybox",
+             "timeout", "5", "wget", "-qO-", "http://backend/hostname")
+    assert inspect(net, "svc")["Id"][:12] in out
+    proc = docker(net, "run", "--rm", "--network", "linked", "busybox", "nslookup",
+                  "backend", "127.0.0.11")
+    assert proc.returncode != 0

@@ -45,6 +45,10 @@ def state_view(c: Container) -> dict[str, Any]:
 
 def inspect_view(c: Container, exec_ids: list[str] | None = None) -> dict[str, Any]:
     host_config = dict(c.host_config)
+    if host_config.get("Links"):
+        from cove.engine.networks.links import parse_links
+        host_config["Links"] = [link.normalized(c.name)
+                                for link in parse_links(host_config["Links"])]
     return {
         "Id": c.id,
         "Created": c.created,

@@ -238,6 +238,7 @@ class ContainerService:
         if self.networks is not None:
             from cove.engine.networks.ports import port_requests
             port_requests(plan.host_config, plan.config)  # bad bindings refused at create
+            self.networks.check_links(plan.host_config)
             endpoints = self.networks.plan_endpoints(
                 plan.host_config, body.get("NetworkingConfig") or {}, plan.config)
         c = Container(

@@ -158,6 +158,12 @@ class SpecBuilder:
               network_namespace: str | None = None) -> dict[str, Any]:
         # Volumes as the host directories the create resolved (the record's Mounts).
         body = dict(c.config, HostConfig=resolved_host_config(c.host_config, c.mounts))
+        link_env = (c.sandbox or {}).get("link_env") or []
+        if link_env:
+            # Links' variables first; the container's own win over a same-named one.
+            own = {str(e).partition("=")[0] for e in body.get("Env") or []}
+            body["Env"] = [e for e in link_env if e.partition("=")[0] not in own] + \
+                list(body.get("Env") or [])
         request = parse_create_request(body)
         if request.host_config.init and (not init_path or not os.path.exists(init_path)):
             raise FailedPrecondition(f"--init needs an init binary; {init_path} is missing")

@@ -78,9 +78,11 @@ def write_files(c: Container, service: NetworkService | None) -> None:
     _write(c.hostname_path, hostname + "\n")
     attachments = (getattr(c, "sandbox", None) or {}).get("attachments") or {}
     addresses = [str(att["address"]) for att in attachments.values() if att.get("address")]
-    _write(c.hosts_path, etcfiles.hosts_file(
+    hosts = etcfiles.hosts_file(
         hostname, domain, addresses, list(c.host_config.get("ExtraHosts") or []),
-        host_gateway=_host_gateway(c, service)))
+        host_gateway=_host_gateway(c, service))
+    links = (getattr(c, "sandbox", None) or {}).get("link_hosts") or []
+    _write(c.hosts_path, hosts + "".join(line + "\n" for line in links))
     dns, search, options = _dns_settings(c, service)
     embedded = _uses_embedded(c) or (service is not None and
                                      needs_fallback_resolver(c, service))

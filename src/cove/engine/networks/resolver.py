@@ -33,6 +33,7 @@ class _Index:
     names: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # net → name → ips
     reverse: dict[str, dict[str, str]] = field(default_factory=dict)  # net → ip → name
     member_of: dict[str, set[str]] = field(default_factory=dict)  # container → its nets
+    links: dict[str, dict[str, str]] = field(default_factory=dict)  # container → alias → name
     net_names: dict[str, str] = field(default_factory=dict)  # net id → lower-cased name
 
 
@@ -56,6 +57,9 @@ class ContainerRecords:
             if not nets:
                 continue
             index.member_of[other.id] = set(nets)
+            aliases = (getattr(other, "sandbox", None) or {}).get("link_aliases")
+            if aliases:
+                index.links[other.id] = dict(aliases)
             for nid, att in nets.items():
                 address = str(att.get("address") or "")
                 if not address:
@@ -90,6 +94,8 @@ class ContainerRecords:
         if not shared:
             return None
         name = name.lower().rstrip(".")
+        # A link's alias is the asker's own name for its target.
+        name = index.links.get(asker, {}).get(name, name)
         host, _, suffix = name.partition(".")
         nets = shared
         if suffix:

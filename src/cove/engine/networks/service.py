@@ -462,17 +462,18 @@ class NetworkService:
         if driver_opts is not None and (not isinstance(driver_opts, dict) or not all(
                 isinstance(v, str) for v in driver_opts.values())):
             raise InvalidArgument("DriverOpts must be an object of strings")
-        links = settings.get("Links")
-        if links:
-            if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
-                raise InvalidArgument("Links must be a list of strings")
-            raise Unsupported("--link is not supported by Cove: use a user-defined network, "
-                              "where containers find each other by name")
+        links = settings.get("Links") or []
+        if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
+            raise InvalidArgument("Links must be a list of strings")
+        from cove.engine.networks.links import parse_links
+        for link in parse_links(links):
+            if self.container(link.name) is None:
+                raise InvalidArgument(f"could not get container for {link.name}")
         mac = str(settings.get("MacAddress") or mac)
         if mac:
             _check_mac(mac)
         # The API schema has the lists and IPAMConfig as non-nullable: empty, not null.
-        return {"IPAMConfig": {"IPv4Address": ip} if ip else {}, "Links": [],
+        return {"IPAMConfig": {"IPv4Address": ip} if ip else {}, "Links": list(links),
                 "Aliases": list(aliases), "MacAddress": mac,
                 "DriverOpts": settings.get("DriverOpts") or None, "NetworkID": net.id,
                 **_RUNTIME_FIELDS, "DNSNames": []}
@@ -505,6 +506,7 @@ class NetworkService:
                              not net.internal)
                 first_route = first_route and net.internal
             self._publish(c)
+            self._resolve_links(c)
             if self._wants_dns(c):
                 self._dns_server().attach(c.id, path)
                 c.sandbox["dns"] = True
@@ -515,6 +517,53 @@ class NetworkService:
             raise
         log.debug("network setup of %s: %.1f ms", c.id[:12], (time.perf_counter() - started) * 1e3)
         return path
+
+    def check_links(self, host_config: dict[str, Any]) -> None:
+        """At create: every linked container exists (Docker's check, its words)."""
+        from cove.engine.networks.links import parse_links
+        mode = host_config.get("NetworkMode") or "default"
+        links = parse_links(host_config.get("Links"))
+        if links and mode.startswith("container:"):
+            return  # the spec builder refuses this combination
+        for link in links:
+            if self.container(link.name) is None:
+                raise InvalidArgument(f"could not get container for {link.name}")
+
+    def _resolve_links(self, c: Container) -> None:
+        """At start: the targets' addresses (they must run), the variables and hosts lines
+        of default-bridge links, the aliases of user-network links."""
+        from cove.engine.networks.links import link_env, parse_links
+        links = parse_links(c.host_config.get("Links"))
+        for ep in (c.endpoints or {}).values():
+            links += parse_links(ep.get("Links"))  # per-network links (connect --link)
+        if not links:
+            return
+        mine = c.sandbox.get("attachments") or {}
+        env: list[str] = []
+        hosts: list[str] = []
+        aliases: dict[str, str] = {}
+        for link in links:
+            target = self.container(link.name)
+            if target is None or not (getattr(target, "sandbox", None) or {}):
+                raise Conflict(f"Cannot link to a non running container: /{link.name} AS "
+                               f"/{c.name}/{link.alias}")
+            theirs = target.sandbox.get("attachments") or {}
+            shared = [nid for nid in mine if nid in theirs]
+            if not shared:
+                raise InvalidArgument(f"cannot link to /{target.name}: it is on none of "
+                                      f"the networks of /{c.name}")
+            net = self.store.find(shared[0])
+            address = str(theirs[shared[0]].get("address") or "")
+            if net.is_default_bridge:
+                env += link_env(link, c.name, address,
+                                sorted(target.config.get("ExposedPorts") or {}),
+                                list(target.config.get("Env") or []))
+                hosts.append(f"{address}\t{link.alias} {target.id[:12]} {target.name}")
+            else:
+                aliases[link.alias.lower()] = target.name.lower()
+        c.sandbox["link_env"] = env
+        c.sandbox["link_hosts"] = hosts
+        c.sandbox["link_aliases"] = aliases
 
     def _wants_dns(self, c: Container) -> bool:
         for att in (c.sandbox.get("attachments") or {}).values():
@@ -695,6 +744,8 @@ class NetworkService:
                 self._dns_server().attach(c.id, c.sandbox["key"])
                 c.sandbox["dns"] = True
         c.endpoints[net.name] = ep
+        if running and ep.get("Links"):
+            self._resolve_links(c)
         self.dns_changed()
         if running:
             with contextlib.suppress(Exception):
