@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import selectors
 import shutil
 import socket
@@ -585,6 +586,7 @@ def test_close_stops_every_thread_and_frees_the_port(
     srv = DnsServer(FakeRecords(), lambda asker: list(upstreams.get(asker, [])), timeout=TIMEOUT)
     try:
         srv.attach("c1", netns_a)
+        ports = _redirected_ports(netns_a)
         # An idle TCP client keeps its worker thread busy until close().
         idle = _in_netns(netns_a, lambda: socket.create_connection(("127.0.0.11", 53), timeout=3))
         assert resolve(netns_a, "web").answers
@@ -596,9 +598,26 @@ def test_close_stops_every_thread_and_frees_the_port(
     leftover = [t.name for t in threading.enumerate() if t.ident not in before]
     assert leftover == []
 
-    def rebind() -> socket.socket:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.11", 53))
-        return s
+    def rebind(kind: int, port: int) -> Callable[[], socket.socket]:
+        def bind() -> socket.socket:
+            s = socket.socket(socket.AF_INET, kind)
+            # As the server does: the hung-up connection may linger in TIME_WAIT;
+            # only a listener still open would refuse the bind.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.11", port))
+            return s
+        return bind
 
-    _in_netns(netns_a, rebind).close()  # the server's sockets are closed
+    # The server's sockets are closed: their ports (53 is redirected to) are free.
+    _in_netns(netns_a, rebind(socket.SOCK_DGRAM, ports["udp"])).close()
+    _in_netns(netns_a, rebind(socket.SOCK_STREAM, ports["tcp"])).close()
+
+
+def _redirected_ports(netns: str) -> dict[str, int]:
+    """{"udp": port, "tcp": port} the server's nat rules in ``netns`` send port 53 to."""
+    out = subprocess.run(["nsenter", f"--net={netns}", "nft", "list", "table", "ip",
+                          "cove-dns"], capture_output=True, text=True, timeout=10, check=True)
+    found = re.findall(r"(udp|tcp) dport 53 dnat to 127\.0\.0\.11:(\d+)", out.stdout)
+    ports = {proto: int(port) for proto, port in found}
+    assert len(found) == 2 and set(ports) == {"udp", "tcp"}, out.stdout
+    return ports

@@ -1,9 +1,15 @@
 """The embedded DNS server: 127.0.0.11:53 inside each attached container.
 
-Each attached container gets a UDP and a TCP socket bound to 127.0.0.11:53 in its
-own network namespace. They are created by a short-lived thread that joins that
-namespace (a socket stays in the namespace it was created in), so every other
-thread of the daemon — the selector thread included — stays in the host's.
+Each attached container gets a UDP socket and a TCP listener on 127.0.0.11 in its own
+network namespace, at ports the kernel chooses, and a nat rule in that namespace
+(:mod:`cove.network.dns.redirect`) that sends 127.0.0.11:53 to them; conntrack gives
+the replies 127.0.0.11:53 back as their source. Port 53 thus stays free for the
+container's own DNS server, as with Docker. When nftables cannot be used there, the
+sockets are bound to 127.0.0.11:53 itself (with a warning) rather than failing.
+
+The sockets and the rule are made by a short-lived thread that joins the namespace
+(a socket, and a libnftables context, stay in the namespace they were made in), so
+every other thread of the daemon — the selector thread included — stays in the host's.
 
 One selector thread serves every UDP socket and TCP listener. A question about a
 name the ``Records`` know is answered here (A records with Docker's TTL of 600, an
@@ -22,6 +28,7 @@ threads of this server at once.
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import logging
 import os
@@ -37,6 +44,7 @@ from typing import Protocol
 
 from cove.errors import CoveError, FailedPrecondition, NotFound
 from cove.linux import libc
+from cove.network.dns import redirect
 from cove.network.dns.wire import (
     CLASS_IN,
     HEADER_SIZE,
@@ -59,6 +67,7 @@ from cove.network.dns.wire import (
     udp_payload_limit,
     with_id,
 )
+from cove.network.firewall.nft import Nft
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +84,7 @@ TCP_IDLE_TIMEOUT = 5.0  # seconds a TCP client may stay silent
 _MAX_MESSAGE = 65535
 _UDP_BATCH = 64  # datagrams read from one socket per wake-up, so no container starves others
 _OWN_ADDRESS = ipaddress.IPv4Address(LISTEN_ADDRESS)
+_REMEMBERED_PORTS = 4096  # containers whose last ports are kept for their next attach
 
 Upstreams = Callable[[str], list[tuple[str, int]]]
 
@@ -100,6 +110,7 @@ class _Attachment:
     netns: str
     udp: socket.socket
     tcp: socket.socket
+    redirected: bool  # port 53 is redirected to the sockets' own ports
     pending: int = 0  # UDP forwards in flight
     tcp_clients: int = 0
 
@@ -152,52 +163,101 @@ def _usable_upstreams(asker: str, upstreams: list[tuple[str, int]]) -> list[tupl
     return usable
 
 
-def _sockets_in(netns: str, asker: str) -> tuple[socket.socket, socket.socket]:
-    """A UDP socket and a TCP listener on 127.0.0.11:53 inside ``netns``."""
+@dataclass(eq=False)
+class _Listeners:
+    """What a thread inside a container's namespace made for it."""
+
+    udp: socket.socket
+    tcp: socket.socket
+    redirected: bool  # False: bound to port 53 itself (no nftables there)
+
+
+def _bind_pair(port_udp: int, port_tcp: int, made: list[socket.socket],
+               fallback_to_any: bool) -> tuple[socket.socket, socket.socket]:
+    """A UDP socket and a TCP listener on 127.0.0.11 at the given ports (0: the
+    kernel's choice); with ``fallback_to_any``, a port in use gives way to 0."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    made.append(udp)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    made.append(tcp)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    for sock, port in ((udp, port_udp), (tcp, port_tcp)):
+        try:
+            sock.bind((LISTEN_ADDRESS, port))
+        except OSError as e:
+            if not fallback_to_any or port == 0 or e.errno != errno.EADDRINUSE:
+                raise
+            sock.bind((LISTEN_ADDRESS, 0))
+    tcp.listen(16)
+    udp.setblocking(False)
+    tcp.setblocking(False)
+    return udp, tcp
+
+
+def _listen_in(netns: str, asker: str,
+               preferred: tuple[int, int] | None) -> tuple[_Listeners, threading.Thread]:
+    """The sockets for ``asker`` inside ``netns`` and the redirection of port 53 to
+    them, or sockets on port 53 itself when nftables fails there. ``preferred`` are
+    the ports to try first (the container's previous ones: conntrack still sends a
+    client's earlier flows there). Also returns the thread that made them, which
+    lives on a little to free its nftables context: the caller joins it some time."""
     made: list[socket.socket] = []
+    result: list[_Listeners] = []
     errors: list[BaseException] = []
+    done = threading.Event()
+    where = f"network namespace {netns} of container {asker}"
 
     def work() -> None:
         # This thread joins the container's namespace and then ends: never reused.
+        nft: Nft | None = None
         try:
-            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError as e:
-            errors.append(NotFound(f"network namespace {netns} of container {asker} "
-                                   "does not exist"))
-            errors[-1].__cause__ = e
-            return
-        except OSError as e:
-            errors.append(e)
-            return
-        try:
-            libc.setns(fd, libc.CLONE_NEWNET, f"network namespace {netns} of container {asker}")
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            made.append(udp)
-            udp.bind((LISTEN_ADDRESS, LISTEN_PORT))
-            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            made.append(tcp)
-            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            tcp.bind((LISTEN_ADDRESS, LISTEN_PORT))
-            tcp.listen(16)
-            udp.setblocking(False)
-            tcp.setblocking(False)
+            try:
+                fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError as e:
+                errors.append(NotFound(f"{where} does not exist"))
+                errors[-1].__cause__ = e
+                return
+            try:
+                libc.setns(fd, libc.CLONE_NEWNET, where)
+            finally:
+                os.close(fd)
+            udp, tcp = _bind_pair(*(preferred or (0, 0)), made, fallback_to_any=True)
+            try:
+                nft = Nft()
+                redirect.install(nft, LISTEN_ADDRESS, LISTEN_PORT, udp.getsockname()[1],
+                                 tcp.getsockname()[1], where)
+                result.append(_Listeners(udp, tcp, redirected=True))
+            except (CoveError, OSError) as e:
+                log.warning("dns: %s; listening on %s:%d itself instead, which the "
+                            "container's own processes then cannot bind", e,
+                            LISTEN_ADDRESS, LISTEN_PORT)
+                for s in made:
+                    s.close()
+                made.clear()
+                udp, tcp = _bind_pair(LISTEN_PORT, LISTEN_PORT, made, fallback_to_any=False)
+                result.append(_Listeners(udp, tcp, redirected=False))
         except BaseException as e:  # reported to the caller's thread
             errors.append(e)
         finally:
-            os.close(fd)
+            done.set()
+            # After the caller goes on: freeing a context that has just committed
+            # waits for the kernel to release the old rules (an RCU grace period,
+            # several milliseconds), which the container's start need not wait for.
+            if nft is not None:
+                nft.close()
 
     t = threading.Thread(target=work, name=f"dns-attach-{asker[:12]}", daemon=True)
     t.start()
-    t.join()
+    done.wait()
     if errors:
         for s in made:
             s.close()
         e = errors[0]
         if isinstance(e, CoveError):
             raise e
-        raise DnsServerError(f"cannot listen on {LISTEN_ADDRESS}:{LISTEN_PORT} for container "
-                             f"{asker} in network namespace {netns}: {e}") from e
-    return made[0], made[1]
+        raise DnsServerError(f"cannot listen on {LISTEN_ADDRESS} for container {asker} in "
+                             f"network namespace {netns}: {e}") from e
+    return result[0], t
 
 
 def _read_exact(conn: socket.socket, n: int) -> bytes | None:
@@ -244,6 +304,10 @@ class DnsServer:
         self._attached: dict[str, _Attachment] = {}
         self._forwards: dict[socket.socket, _Forward] = {}
         self._tcp_clients: set[_TcpClient] = set()
+        # Each container's last (udp, tcp) ports, reused when it attaches again: a
+        # client's flows that conntrack already sent there keep working.
+        self._ports: dict[str, tuple[int, int]] = {}
+        self._attach_threads: set[threading.Thread] = set()  # freeing their nft contexts
         self._closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
@@ -255,11 +319,16 @@ class DnsServer:
     def attach(self, asker: str, netns: str) -> None:
         """Listen on 127.0.0.11:53 in ``netns`` (an nsfs path) for container ``asker``.
         Attaching again replaces the previous sockets (a restarted container has a new
-        namespace)."""
-        # The old sockets go first: in the same namespace they hold the address.
+        namespace) and the redirection in the namespace, keeping the ports if it can."""
+        # The old sockets go first: in the same namespace they hold the ports.
         self.detach(asker)
-        udp, tcp = _sockets_in(netns, asker)
         with self._lock:
+            preferred = self._ports.get(asker)
+            self._attach_threads = {t for t in self._attach_threads if t.is_alive()}
+        made, thread = _listen_in(netns, asker, preferred)
+        udp, tcp = made.udp, made.tcp
+        with self._lock:
+            self._attach_threads.add(thread)
             if self._closed:
                 udp.close()
                 tcp.close()
@@ -267,11 +336,22 @@ class DnsServer:
             old = self._attached.pop(asker, None)
             if old is not None:  # a concurrent attach of the same container won the race
                 self._drop(old)
-            att = _Attachment(asker, netns, udp, tcp)
+            att = _Attachment(asker, netns, udp, tcp, made.redirected)
             self._attached[asker] = att
+            if made.redirected:
+                self._remember_ports(asker, udp.getsockname()[1], tcp.getsockname()[1])
             self._selector.register(udp, selectors.EVENT_READ, _Listener(att, tcp=False))
             self._selector.register(tcp, selectors.EVENT_READ, _Listener(att, tcp=True))
-        log.debug("dns: container %s attached in %s", asker, netns)
+        log.debug("dns: container %s attached in %s (%s)", asker, netns,
+                  f"port 53 redirected to {udp.getsockname()[1]}/udp, {tcp.getsockname()[1]}/tcp"
+                  if made.redirected else "on port 53 itself")
+
+    def _remember_ports(self, asker: str, udp_port: int, tcp_port: int) -> None:
+        """Note ``asker``'s ports, forgetting the oldest beyond a bound (lock held)."""
+        self._ports.pop(asker, None)
+        self._ports[asker] = (udp_port, tcp_port)
+        while len(self._ports) > _REMEMBERED_PORTS:
+            del self._ports[next(iter(self._ports))]
 
     def detach(self, asker: str) -> None:
         """Stop answering container ``asker``; unknown askers are ignored (the
@@ -305,6 +385,11 @@ class DnsServer:
         for client in clients:
             if client.thread is not None:
                 client.thread.join()
+        with self._lock:
+            attach_threads = list(self._attach_threads)
+            self._attach_threads.clear()
+        for t in attach_threads:
+            t.join()
         self._selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
