@@ -7,9 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cni_fixtures import new_cni_chains_removed
 from tests.engine_fixtures import Engine, busybox_layer_tar, coved_fixture, engine_fixture
 
 __all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cni_chains_removed() -> Iterator[None]:
+    with new_cni_chains_removed():
+        yield
 
 
 @pytest.fixture(name="net")
