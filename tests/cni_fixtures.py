@@ -1,4 +1,6 @@
-"""The CNI plugins' shared iptables chains (CNI-FORWARD, CNI-ADMIN, CNI-HOSTPORT-*):
+"""Host firewall state that networking tests leave by side effect, and its removal.
+
+The CNI plugins' shared iptables chains (CNI-FORWARD, CNI-ADMIN, CNI-HOSTPORT-*):
 the plugins make them on first use and never remove them. Tests that run plugins
 remove the ones that did not exist before them, with the jumps into them."""
 
@@ -52,3 +54,39 @@ def new_cni_chains_removed() -> Iterator[None]:
         yield
     finally:
         remove_chains(cni_chains() - before)
+
+
+def nft_tables() -> set[str]:
+    """``family name`` of every nftables table (iptables-nft's included)."""
+    proc = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                          check=False)
+    return {line.split(None, 1)[1] for line in proc.stdout.splitlines()
+            if line.startswith("table ")}
+
+
+def _empty(table: str) -> bool:
+    proc = subprocess.run(["nft", "-j", "list", "table", *table.split()], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        return False
+    import json
+    items = json.loads(proc.stdout).get("nftables", [])
+    if any("rule" in item or "set" in item or "map" in item for item in items):
+        return False
+    # iptables-nft's builtin chains keep a policy; only ACCEPT ones are "nothing".
+    return all(item["chain"].get("policy", "accept") == "accept"
+               for item in items if "chain" in item)
+
+
+@contextlib.contextmanager
+def new_empty_tables_removed() -> Iterator[None]:
+    """Tables that appear during the block (iptables-nft's filter/nat, made by dockerd, the
+    CNI plugins or Cove's FORWARD rules) and are empty at its end are deleted."""
+    before = nft_tables()
+    try:
+        yield
+    finally:
+        for table in sorted(nft_tables() - before):
+            if _empty(table):
+                subprocess.run(["nft", "delete", "table", *table.split()],
+                               capture_output=True, check=False)

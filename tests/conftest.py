@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from cove.busybox import build_rootfs
+from tests.cni_fixtures import new_empty_tables_removed
 from tests.helpers import Runtime, write_bundle
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _new_empty_firewall_tables_removed() -> Iterator[None]:
+    """Empty nftables tables the session's networking made as a side effect go after it."""
+    with new_empty_tables_removed():
+        yield
 
 
 @pytest.fixture(scope="session")
