@@ -7,7 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from cove.errors import InvalidArgument
+from cove.errors import InvalidArgument, Unsupported
 
 __all__ = ["PortRequest", "bound_view", "port_requests", "summary_ports"]
 
@@ -61,6 +61,8 @@ def port_requests(host_config: dict[str, Any], config: dict[str, Any]) -> list[P
         raise InvalidArgument("PortBindings must be an object")
     for key in sorted(bindings):
         number, proto = _split_key(key)
+        if proto == "sctp":
+            raise Unsupported(f"cannot publish {key}: Cove publishes tcp and udp ports only")
         if bindings[key] is not None and not isinstance(bindings[key], list):
             raise InvalidArgument(f"invalid port bindings for {key}: want a list")
         for binding in bindings[key] or [{}]:
@@ -83,6 +85,8 @@ def port_requests(host_config: dict[str, Any], config: dict[str, Any]) -> list[P
             if key in bindings:
                 continue
             number, proto = _split_key(key)
+            if proto == "sctp":
+                continue  # -P publishes what it can; sctp stays exposed only
             out.append(PortRequest(proto, number, "", 0))
     return out
 
