@@ -28,7 +28,8 @@ SLEEP = ["sleep", "300"]
 
 
 def _name() -> str:
-    return f"cvs-{uuid.uuid4().hex[:10]}"
+    # docker-py's random_name has an underscore in it; so does this.
+    return f"cvs-dockerpy_{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(name="client")
@@ -365,6 +366,27 @@ def test_legacy_links_give_environment(api: docker.APIClient) -> None:
         assert f"{prefix}_ENV_FOO=1" in logs, logs
 
 
+@pytest.mark.xfail(strict=True, reason="DELETE /containers/{linker}/{alias}?link=1 (docker-py "
+                   "remove_container('linker/alias', link=True)) answers 404 'page not found': "
+                   "the router's {id} does not take a name with a slash; Docker removes the "
+                   "link (204) and keeps both containers")
+def test_remove_link_keeps_both_containers(api: docker.APIClient) -> None:
+    target = api.create_container(IMAGE, "cat", detach=True, stdin_open=True)
+    api.start(target)
+    target_name = api.inspect_container(target)["Name"][1:]
+    linker = api.create_container(IMAGE, "cat", detach=True, stdin_open=True,
+                                  host_config=api.create_host_config(
+                                      links={target_name: "mylink"}))
+    api.start(linker)
+    linker_name = api.inspect_container(linker)["Name"][1:]
+    api.remove_container(f"{linker_name}/mylink", link=True)
+    listed = api.containers(all=True)
+    assert not [c for c in listed if f"/{linker_name}/mylink" in c["Names"]]
+    ids = {c["Id"] for c in listed}
+    assert {target["Id"], linker["Id"]} <= ids
+    assert not api.inspect_container(linker)["HostConfig"]["Links"]
+
+
 # --- aliases by API version -------------------------------------------------------------
 
 
@@ -546,6 +568,33 @@ def test_default_bridge_gives_top_level_address(api: docker.APIClient) -> None:
     assert settings["IPAddress"]
     assert settings["IPAddress"] == settings["Networks"]["bridge"]["IPAddress"]
     assert settings["MacAddress"] == settings["Networks"]["bridge"]["MacAddress"]
+
+
+def test_network_mode_host_and_container(api: docker.APIClient) -> None:
+    on_host = _started(api, host_config=api.create_host_config(network_mode="host"))
+    info = api.inspect_container(on_host)
+    assert info["HostConfig"]["NetworkMode"] == "host"
+    assert list(info["NetworkSettings"]["Networks"]) == ["host"]
+    owner = _started(api)
+    joined = _started(api, host_config=api.create_host_config(
+        network_mode=f"container:{owner['Id']}"))
+    joined_info = api.inspect_container(joined)
+    assert joined_info["HostConfig"]["NetworkMode"] == f"container:{owner['Id']}"
+    assert joined_info["NetworkSettings"]["Networks"] == {}
+    owner_ip = api.inspect_container(owner)["NetworkSettings"]["IPAddress"]
+    status, output = _exec_status(api, joined, ["ip", "-4", "-o", "addr", "show", "eth0"])
+    assert status == 0, output
+    assert owner_ip in output.decode()
+
+
+@pytest.mark.xfail(strict=True, reason="POST /swarm/leave?force=True answers 404 'page not "
+                   "found'; Docker off swarm answers 503 'This node is not part of a swarm' "
+                   "(docker-py treats 406/503 as success). docker-py's api_network_test calls "
+                   "leave_swarm(force=True) in tearDown, so each of its tests errors on Cove")
+def test_leave_swarm_is_harmless(api: docker.APIClient) -> None:
+    """docker-py's network tests call leave_swarm(force=True) in every tearDown; it must
+    answer 406 or 503 (not in a swarm), which docker-py takes as success."""
+    assert api.leave_swarm(force=True) is True
 
 
 def test_create_with_mac_address(api: docker.APIClient) -> None:
