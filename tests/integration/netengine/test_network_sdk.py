@@ -5,9 +5,10 @@ These cover the behaviours docker-py's own integration suite checks for networks
 its container tests, written anew and driven through ``docker.DockerClient`` at the
 private coved. Subnets are 10.208.0.0/16; names start with ``cvs-``.
 
-docker-py's suite runs at API 1.45 (its Makefile's TEST_API_VERSION), where an endpoint's
-Aliases are only what the user gave (the short id moved to DNSNames); the client here
-speaks 1.45 too.
+An endpoint's Aliases depend on the API version: below 1.45 (docker-py 7.1's default is
+1.44) Docker appends the container's short id on user-defined networks; from 1.45 they are
+only what the user gave (the short id is in DNSNames) and null when none were given. Both
+are tested; everything else speaks 1.45.
 """
 
 from __future__ import annotations
