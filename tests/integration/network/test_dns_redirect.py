@@ -427,7 +427,8 @@ def test_a_new_namespace_gets_its_own_table(server: DnsServer, netns_a: str,
 # -- without nftables --------------------------------------------------------------------
 
 def _refuse_install(*args: object) -> None:
-    raise redirect.RedirectError("nftables said no (test)")
+    where = args[-1]  # as the real one, the error names the namespace and container
+    raise redirect.RedirectError(f"cannot redirect in {where}: nftables said no (test)")
 
 
 def _no_nft() -> None:
@@ -444,7 +445,9 @@ def test_without_nftables_the_server_binds_port_53_itself(
         monkeypatch.setattr(dns_server, "Nft", _no_nft)
     with caplog.at_level(logging.WARNING, logger="cove.network.dns.server"):
         server.attach("c1", netns_a)
-    assert any("listening on 127.0.0.11:53 itself" in r.getMessage() for r in caplog.records)
+    warned = [r.getMessage() for r in caplog.records
+              if "listening on 127.0.0.11:53 itself" in r.getMessage()]
+    assert len(warned) == 1 and "c1" in warned[0], warned
     assert dnat_ports(netns_a) is None
     assert server.attached() == ["c1"]
     with _udp(netns_a) as sock:

@@ -228,8 +228,10 @@ def _listen_in(netns: str, asker: str,
                                  tcp.getsockname()[1], where)
                 result.append(_Listeners(udp, tcp, redirected=True))
             except (CoveError, OSError) as e:
+                reason = (str(e) if isinstance(e, redirect.RedirectError)
+                          else f"cannot use nftables in {where}: {e}")
                 log.warning("dns: %s; listening on %s:%d itself instead, which the "
-                            "container's own processes then cannot bind", e,
+                            "container's own processes then cannot bind", reason,
                             LISTEN_ADDRESS, LISTEN_PORT)
                 for s in made:
                     s.close()
