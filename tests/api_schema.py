@@ -70,3 +70,21 @@ def validate_response(path: str, method: str, status: int, instance: Any) -> Non
 
 
 __all__ = ["spec", "validate_definition", "validate_response"]
+
+
+# Nulls the swagger allows (x-nullable): kept, to be validated as sent.
+_NULLABLE = frozenset({"DriverOpts", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
+                       "Healthcheck", "Health", "ExecIDs", "PidsLimit"})
+
+
+def docker_nulls_dropped(body: Any) -> Any:
+    """``body`` without the nulls Docker itself sends where its swagger does not mark the
+    field nullable (unset lists of Config and HostConfig, IPAM.Options, an endpoint's
+    Aliases): Cove answers as Docker does (docker-py checks some of these), so they are
+    let through; every other field is validated as sent."""
+    if isinstance(body, list):
+        return [docker_nulls_dropped(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    return {k: docker_nulls_dropped(v) for k, v in body.items()
+            if v is not None or k in _NULLABLE}

@@ -152,7 +152,7 @@ def _register_optional(router: object, ctx: object) -> None:
     """Handler modules that other parts of the engine add (images, exec, archive...)."""
     import importlib
     for name in ("prune", "images", "image_commit", "exec", "archive", "container_extras",
-                 "volumes", "networks"):
+                 "volumes", "networks", "swarm"):
         try:
             module = importlib.import_module(f"cove.api.handlers.{name}")
         except ModuleNotFoundError as e:

@@ -714,16 +714,26 @@ def _create_refused(engine: Engine, body: dict[str, Any], want: int | tuple[int,
 
 
 def test_container_create_unknown_networks(clean: Engine) -> None:
+    """Docker's order: the create succeeds, the start is refused (404) while a named
+    network is missing, and nothing of the network setup is left; once the network
+    exists, the start works."""
     create_network(clean, "cvh-known", "10.206.9.0/24")
-    # 400 rather than 404: the docker CLI takes a 404 from create for a missing image.
-    _create_refused(clean, {"HostConfig": {"NetworkMode": "cvh-nosuch"}}, (400, 404),
-                    ("cvh-nosuch",))
-    _create_refused(clean, {"NetworkingConfig": {"EndpointsConfig": {"cvh-nosuch": {}}}},
-                    (400, 404), ("cvh-nosuch",))
-    _create_refused(clean, {"HostConfig": {"NetworkMode": "cvh-known"},
-                            "NetworkingConfig": {"EndpointsConfig": {
-                                "cvh-known": {}, "cvh-nosuch2": {}}}},
-                    (400, 404), ("cvh-nosuch2",))
+    bodies = [{"HostConfig": {"NetworkMode": "cvh-nosuch"}},
+              {"NetworkingConfig": {"EndpointsConfig": {"cvh-nosuch": {}}}},
+              {"HostConfig": {"NetworkMode": "cvh-known"},
+               "NetworkingConfig": {"EndpointsConfig": {"cvh-known": {}, "cvh-nosuch": {}}}}]
+    for i, body in enumerate(bodies):
+        cid = create_container(clean, f"cvh-later{i}", **body)
+        refused(clean, "POST", f"/containers/{cid}/start", None, 404, ("cvh-nosuch",))
+        status, info = clean.request("GET", f"/containers/{cid}/json")
+        assert status == 200 and info["State"]["Status"] == "created"
+        assert info["NetworkSettings"]["SandboxKey"] == ""
+    create_network(clean, "cvh-nosuch", "10.206.14.0/24")
+    for i in range(len(bodies)):
+        start(clean, f"cvh-later{i}")
+    status, info = clean.request("GET", "/containers/cvh-later2/json")
+    assert set(info["NetworkSettings"]["Networks"]) == {"cvh-known", "cvh-nosuch"}
+    assert all(ep["IPAddress"] for ep in info["NetworkSettings"]["Networks"].values())
 
 
 def test_container_create_bad_networking_config_types(clean: Engine) -> None:

@@ -107,9 +107,6 @@ def test_ipam_pool_is_reported_as_given(api: docker.APIClient) -> None:
          "AuxiliaryAddresses": aux}]}
 
 
-@pytest.mark.xfail(strict=True, reason="Cove reports IPAM.Options as {} when the network was "
-                   "created without IPAM options; Docker reports null, and docker-py asserts "
-                   "ipam.pop('Options', None) is None")
 def test_ipam_options_are_null_when_none_were_given(api: docker.APIClient) -> None:
     _, net_id = _network(api, ipam=IPAMConfig(driver="default", pool_configs=[
         IPAMPool(subnet="10.208.0.0/16", iprange="10.208.5.0/24", gateway="10.208.5.254")]))
@@ -299,8 +296,6 @@ def test_reconnect_with_ipv4_address_in_the_ip_range(api: docker.APIClient) -> N
     assert ep["Gateway"] == "10.208.5.254"
 
 
-@pytest.mark.xfail(strict=True, reason="Cove drops EndpointSettings.IPAMConfig.LinkLocalIPs: "
-                   "the endpoint's IPAMConfig comes back without LinkLocalIPs")
 def test_create_with_link_local_ips(api: docker.APIClient) -> None:
     container = _started(
         api, host_config=api.create_host_config(network_mode="bridge"),
@@ -316,9 +311,6 @@ def _exec_status(api: docker.APIClient, container: Any, cmd: list[str]) -> tuple
     return api.exec_inspect(exec_id)["ExitCode"], output
 
 
-@pytest.mark.xfail(strict=True, reason="Cove refuses an endpoint link to a container that does "
-                   "not exist yet (400 'could not get container for X' at create); Docker "
-                   "stores it and resolves the alias once the target joins the network")
 def test_create_with_endpoint_link_to_a_later_container(api: docker.APIClient) -> None:
     name, _ = _network(api)
     upstream = _name()
@@ -332,9 +324,6 @@ def test_create_with_endpoint_link_to_a_later_container(api: docker.APIClient) -
     assert status == 0, output
 
 
-@pytest.mark.xfail(strict=True, reason="Cove refuses connecting with an endpoint link to a "
-                   "container that does not exist yet ('could not get container for X'); "
-                   "Docker accepts it and resolves the alias once the target joins")
 def test_connect_with_endpoint_link_to_a_later_container(api: docker.APIClient) -> None:
     name, _ = _network(api)
     upstream = _name()
@@ -377,10 +366,6 @@ def test_legacy_links_give_environment(api: docker.APIClient) -> None:
         assert f"{prefix}_ENV_FOO=1" in logs, logs
 
 
-@pytest.mark.xfail(strict=True, reason="DELETE /containers/{linker}/{alias}?link=1 (docker-py "
-                   "remove_container('linker/alias', link=True)) answers 404 'page not found': "
-                   "the router's {id} does not take a name with a slash; Docker removes the "
-                   "link (204) and keeps both containers")
 def test_remove_link_keeps_both_containers(api: docker.APIClient) -> None:
     target = api.create_container(IMAGE, "cat", detach=True, stdin_open=True)
     api.start(target)
@@ -418,9 +403,6 @@ def test_aliases_at_1_45_are_what_was_given(net: Engine) -> None:
         client.close()
 
 
-@pytest.mark.xfail(strict=True, reason="at API < 1.45 Docker adds the container's short id to "
-                   "Aliases on user-defined networks (docker-py 7.1 at its default 1.44 "
-                   "expects it); Cove reports only the given aliases at every version")
 def test_aliases_at_1_44_include_the_short_id(net: Engine) -> None:
     client = docker.DockerClient(base_url=net.host, version="1.44", timeout=120)
     try:
@@ -497,9 +479,6 @@ def test_model_run_with_networking_config(client: docker.DockerClient) -> None:
     assert ep["DriverOpts"] == {"key1": "a"}
 
 
-@pytest.mark.xfail(strict=True, reason="Cove refuses the create with 400 'network X not "
-                   "found' when NetworkingConfig names a missing network; Docker creates the "
-                   "container and its start fails with 404, so run() raises NotFound")
 def test_model_run_with_an_undeclared_network_is_not_found(
         client: docker.DockerClient) -> None:
     name = _name()
@@ -511,8 +490,6 @@ def test_model_run_with_an_undeclared_network_is_not_found(
                               detach=True)
 
 
-@pytest.mark.xfail(strict=True, reason="Cove reports an endpoint's Aliases as [] (not null) "
-                   "when none were given; docker-py (API 1.45) asserts Aliases is None")
 def test_model_run_with_only_an_undeclared_network_config(
         client: docker.DockerClient) -> None:
     name = _name()
@@ -599,10 +576,6 @@ def test_network_mode_host_and_container(api: docker.APIClient) -> None:
     assert owner_ip in output.decode()
 
 
-@pytest.mark.xfail(strict=True, reason="POST /swarm/leave?force=True answers 404 'page not "
-                   "found'; Docker off swarm answers 503 'This node is not part of a swarm' "
-                   "(docker-py treats 406/503 as success). docker-py's api_network_test calls "
-                   "leave_swarm(force=True) in tearDown, so each of its tests errors on Cove")
 def test_leave_swarm_is_harmless(api: docker.APIClient) -> None:
     """docker-py's network tests call leave_swarm(force=True) in every tearDown; it must
     answer 406 or 503 (not in a swarm), which docker-py takes as success."""

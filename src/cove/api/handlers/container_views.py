@@ -43,7 +43,8 @@ def state_view(c: Container) -> dict[str, Any]:
     return out
 
 
-def inspect_view(c: Container, exec_ids: list[str] | None = None) -> dict[str, Any]:
+def inspect_view(c: Container, exec_ids: list[str] | None = None,
+                 api_version: str = "1.47") -> dict[str, Any]:
     host_config = dict(c.host_config)
     if host_config.get("Links"):
         from cove.engine.networks.links import parse_links
@@ -72,7 +73,7 @@ def inspect_view(c: Container, exec_ids: list[str] | None = None) -> dict[str, A
         "GraphDriver": {"Name": c.driver, "Data": {"MergedDir": c.rootfs}},
         "Mounts": list(c.mounts),
         "Config": dict(c.config, Image=c.image),
-        "NetworkSettings": network_settings(c),
+        "NetworkSettings": network_settings(c, api_version),
     }
 
 
@@ -84,7 +85,26 @@ def _ports_view(c: Container) -> dict[str, Any]:
     return bound_view(c.config.get("ExposedPorts") or {}, c.sandbox.get("ports") or [])
 
 
-def network_settings(c: Container) -> dict[str, Any]:
+def _endpoints_view(c: Container, api_version: str) -> dict[str, Any]:
+    """NetworkSettings.Networks; before API 1.45 Docker listed a container's short id
+    among its Aliases on user-defined networks (DNSNames took that role after)."""
+    out = {name: dict(ep) for name, ep in (c.endpoints or {}).items()}
+    if _older(api_version, (1, 45)):
+        for name, ep in out.items():
+            if name not in ("bridge", "host", "none"):
+                ep["Aliases"] = [*(ep.get("Aliases") or []), c.id[:12]]
+    return out
+
+
+def _older(version: str, than: tuple[int, int]) -> bool:
+    try:
+        major, minor = (int(x) for x in version.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) < than
+
+
+def network_settings(c: Container, api_version: str = "1.47") -> dict[str, Any]:
     sandbox = c.sandbox or {}
     # The top-level address fields are the default bridge network's (Docker's legacy).
     default = (c.endpoints or {}).get("bridge") or {}
@@ -98,7 +118,7 @@ def network_settings(c: Container) -> dict[str, Any]:
         "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "IPAddress": default.get("IPAddress", ""), "IPPrefixLen": default.get("IPPrefixLen", 0),
         "IPv6Gateway": "", "MacAddress": default.get("MacAddress", ""),
-        "Networks": {name: dict(ep) for name, ep in (c.endpoints or {}).items()},
+        "Networks": _endpoints_view(c, api_version),
     }
 
 

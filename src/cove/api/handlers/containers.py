@@ -77,7 +77,7 @@ def register(router: Router, ctx: DaemonContext) -> None:
     @router.get("/containers/{id}/json")
     def inspect(req: Request) -> Response:
         c = containers.get(req.params["id"])
-        view = inspect_view(c, ctx.exec_ids(c.id))
+        view = inspect_view(c, ctx.exec_ids(c.id), api_version=req.version)
         if req.flag("size"):
             view["SizeRw"], view["SizeRootFs"] = ctx.container_sizes(c)
         return json_response(view)
@@ -129,6 +129,17 @@ def register(router: Router, ctx: DaemonContext) -> None:
     @router.delete("/containers/{id}")
     def remove(req: Request) -> Response:
         containers.remove(req.params["id"], force=req.flag("force"), volumes=req.flag("v"))
+        return empty_response()
+
+    @router.delete("/containers/{ref:path}")
+    def remove_link(req: Request) -> Response:
+        # "/containers/<linker>/<alias>?link=1": a legacy link of <linker> goes, both
+        # containers stay (a container's own name never holds a slash).
+        linker, _, alias = req.params["ref"].strip("/").rpartition("/")
+        if not req.flag("link") or not linker:
+            from cove.errors import NotFound
+            raise NotFound(f"No such container: {req.params['ref']}")
+        containers.remove_link(linker, alias)
         return empty_response()
 
     @router.post("/containers/{id}/wait")

@@ -867,6 +867,20 @@ class ContainerService:
             finally:
                 self._save(c)
 
+    def remove_link(self, linker: str, alias: str) -> None:
+        """DELETE /containers/<linker>/<alias>?link=1: the legacy link goes (on the next
+        start), both containers stay."""
+        from cove.engine.networks.links import parse_links
+        c = self.get(linker)
+        with self.store.lock(c.id):
+            links = list(c.host_config.get("Links") or [])
+            kept = [entry for entry, link in zip(links, parse_links(links), strict=True)
+                    if link.alias != alias]
+            if len(kept) == len(links):
+                raise NotFound(f"Link {alias} does not exist for container /{c.name}")
+            c.host_config["Links"] = kept or None
+            self._save(c)
+
     def rename(self, ref: str, new_name: str) -> None:
         c = self.get(ref)
         with self.store.lock(c.id):

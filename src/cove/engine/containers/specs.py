@@ -69,9 +69,6 @@ def config_view(body: dict[str, Any], merged: MergedConfig) -> dict[str, Any]:
         "OnBuild": None,
         "Labels": dict(merged.labels),
     }
-    for key in ("Cmd", "Entrypoint", "Volumes"):
-        if out[key] is None:
-            del out[key]  # not nullable in the API schema: absent instead
     if merged.exposed_ports:
         out["ExposedPorts"] = {p: {} for p in merged.exposed_ports}
     if merged.stop_signal_text:
@@ -88,14 +85,6 @@ def config_view(body: dict[str, Any], merged: MergedConfig) -> dict[str, Any]:
     # Unset Cmd, Entrypoint, Volumes, OnBuild stay null, as Docker answers (its clients'
     # typed structs read null as empty; the swagger does not mark them nullable).
     return out
-
-
-# HostConfig lists and maps the API schema does not allow to be null.
-_NOT_NULL = ("Annotations", "Binds", "BlkioDeviceReadBps", "BlkioDeviceReadIOps",
-             "BlkioDeviceWriteBps", "BlkioDeviceWriteIOps", "BlkioWeightDevice", "CapAdd",
-             "CapDrop", "DeviceCgroupRules", "DeviceRequests", "ExtraHosts", "GroupAdd",
-             "Links", "LogConfig", "MaskedPaths", "Mounts", "ReadonlyPaths", "SecurityOpt",
-             "StorageOpt", "Sysctls", "Tmpfs", "VolumesFrom")
 
 
 def host_config_view(host_config: dict[str, Any]) -> dict[str, Any]:
@@ -119,11 +108,7 @@ def host_config_view(host_config: dict[str, Any]) -> dict[str, Any]:
     if out.get("CgroupnsMode") == "":
         out["CgroupnsMode"] = "private"
     if out.get("MemorySwappiness") == -1:
-        del out["MemorySwappiness"]  # older clients' "unset": outside the schema's 0-100
-    for key in _NOT_NULL:
-        # The docker CLI sends nulls the API schema does not allow: left out instead.
-        if key in out and out[key] is None:
-            del out[key]
+        out["MemorySwappiness"] = None  # clients' "unset", shown as Docker shows it
     for key, value in (("Privileged", False), ("ReadonlyRootfs", False),
                        ("PublishAllPorts", False), ("AutoRemove", False),
                        ("ShmSize", 64 * 1024 * 1024), ("Memory", 0), ("NanoCpus", 0),

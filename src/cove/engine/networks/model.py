@@ -86,10 +86,12 @@ class Network:
             if p.aux:
                 entry["AuxiliaryAddresses"] = dict(p.aux)
             config.append(entry)
+        # IPAM.Options null when none were given: what Docker sends and docker-py checks
+        # (the swagger says object).
         return {
             "Name": self.name, "Id": self.id, "Created": self.created, "Scope": "local",
             "Driver": self.driver, "EnableIPv4": True, "EnableIPv6": False,
-            "IPAM": {"Driver": self.ipam_driver, "Options": dict(self.ipam_options),
+            "IPAM": {"Driver": self.ipam_driver, "Options": dict(self.ipam_options) or None,
                      "Config": config},
             "Internal": self.internal, "Attachable": self.attachable, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False,

@@ -412,15 +412,18 @@ class NetworkService:
         order = [primary] + [n for n in wanted if n != primary]
         out: dict[str, dict[str, Any]] = {}
         for ref in order:
-            try:
-                net = self.get(ref)
-            except NotFound as e:
-                # Not a 404: the docker CLI takes a 404 from create for a missing image
-                # and would try to pull it.
-                raise InvalidArgument(str(e)) from None
-            settings = wanted.get(ref) or wanted.get(net.name) or wanted.get(net.id) or {}
+            settings = wanted.get(ref) or {}
             if not isinstance(settings, dict):
                 raise InvalidArgument(f"invalid endpoint settings for network {ref}")
+            try:
+                net = self.get(ref)
+            except NotFound:
+                # As Docker: the create succeeds and the start fails (404) while the
+                # network is missing. (A 404 from create would also make the docker CLI
+                # take it for a missing image and try to pull it.)
+                out[ref] = self._endpoint_settings(None, settings)
+                continue
+            settings = settings or wanted.get(net.name) or wanted.get(net.id) or {}
             if net.driver in (HOST, NULL) and len(order) > 1:
                 raise InvalidArgument(f"container cannot be connected to network {net.name} "
                                       "and to other networks")
@@ -429,15 +432,32 @@ class NetworkService:
                                                     if ref == primary else "")
         return out
 
-    def _endpoint_settings(self, net: Network, settings: dict[str, Any],
+    def _endpoint_settings(self, net: Network | None, settings: dict[str, Any],
                            mac: str = "") -> dict[str, Any]:
+        """EndpointSettings checked (against ``net`` when it exists yet)."""
         ipam = settings.get("IPAMConfig") or {}
         if not isinstance(ipam, dict):
             raise InvalidArgument("IPAMConfig must be an object")
         ip = str(ipam.get("IPv4Address") or "")
         if ipam.get("IPv6Address"):
             raise Unsupported("IPv6 addresses are not supported by Cove yet")
-        if ip:
+        link_local = ipam.get("LinkLocalIPs") or []
+        if not isinstance(link_local, list) or not all(isinstance(a, str) for a in link_local):
+            raise InvalidArgument("LinkLocalIPs must be a list of strings")
+        for address in link_local:
+            try:
+                parsed = ipaddress.ip_address(address)
+            except ValueError:
+                raise InvalidArgument(f"invalid link-local address {address!r}") from None
+            if not isinstance(parsed, ipaddress.IPv4Address):
+                raise Unsupported("IPv6 addresses are not supported by Cove yet")
+        if net is None:
+            if ip:
+                try:
+                    ipaddress.IPv4Address(ip)
+                except ValueError:
+                    raise InvalidArgument(f"invalid IPv4 address: {ip}") from None
+        elif ip:
             if net.driver not in (BRIDGE, MACVLAN, CNI) or net.builtin:
                 raise InvalidArgument("user specified IP address is supported on user "
                                       "defined networks only")
@@ -455,7 +475,7 @@ class NetworkService:
         aliases = settings.get("Aliases") or []
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise InvalidArgument("Aliases must be a list of strings")
-        if aliases and net.builtin:
+        if aliases and net is not None and net.builtin:
             raise InvalidArgument("network-scoped alias is supported only for containers in "
                                   "user defined networks")
         driver_opts = settings.get("DriverOpts")
@@ -466,16 +486,21 @@ class NetworkService:
         if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
             raise InvalidArgument("Links must be a list of strings")
         from cove.engine.networks.links import parse_links
-        for link in parse_links(links):
-            if self.container(link.name) is None:
-                raise InvalidArgument(f"could not get container for {link.name}")
+        parse_links(links)  # targets may come later: they are looked up at resolution
         mac = str(settings.get("MacAddress") or mac)
         if mac:
             _check_mac(mac)
         # The API schema has the lists and IPAMConfig as non-nullable: empty, not null.
-        return {"IPAMConfig": {"IPv4Address": ip} if ip else {}, "Links": list(links),
-                "Aliases": list(aliases), "MacAddress": mac,
-                "DriverOpts": settings.get("DriverOpts") or None, "NetworkID": net.id,
+        ipam_view: dict[str, Any] = {}
+        if ip:
+            ipam_view["IPv4Address"] = ip
+        if link_local:
+            ipam_view["LinkLocalIPs"] = list(link_local)
+        # Aliases null when none were given, as Docker sends them (and docker-py checks).
+        return {"IPAMConfig": ipam_view, "Links": list(links),
+                "Aliases": list(aliases) or None, "MacAddress": mac,
+                "DriverOpts": settings.get("DriverOpts") or None,
+                "NetworkID": net.id if net is not None else "",
                 **_RUNTIME_FIELDS, "DNSNames": []}
 
     def netns_path(self, cid: str) -> str:
@@ -534,14 +559,18 @@ class NetworkService:
         of default-bridge links, the aliases of user-network links."""
         from cove.engine.networks.links import link_env, parse_links
         links = parse_links(c.host_config.get("Links"))
+        aliases: dict[str, str] = {}
         for ep in (c.endpoints or {}).values():
-            links += parse_links(ep.get("Links"))  # per-network links (connect --link)
+            # Per-network links (connect --link): aliases of names, whose containers
+            # may come later; the resolver follows them when asked.
+            for link in parse_links(ep.get("Links")):
+                aliases[link.alias.lower()] = link.name.lower()
+        c.sandbox["link_aliases"] = aliases
         if not links:
             return
         mine = c.sandbox.get("attachments") or {}
         env: list[str] = []
         hosts: list[str] = []
-        aliases: dict[str, str] = {}
         for link in links:
             target = self.container(link.name)
             if target is None or not (getattr(target, "sandbox", None) or {}):
@@ -609,6 +638,12 @@ class NetworkService:
                 self.store.save(net)
         try:
             drv.attach(net, a)
+            link_local = (ep.get("IPAMConfig") or {}).get("LinkLocalIPs") or []
+            if link_local:
+                from cove.linux.netlink import Netlink
+                with Netlink(a.netns) as inside:
+                    for address in link_local:
+                        inside.add_address(a.ifname, f"{address}/16")
         except BaseException:
             if pool is not None and net.driver != CNI:
                 with self.store.lock:
