@@ -23,10 +23,10 @@ _libc: Final = ctypes.CDLL(None, use_errno=True)
 _SYSCALLS: Final[dict[str, dict[str, int]]] = {
     "x86_64": {"pivot_root": 155, "seccomp": 317, "bpf": 321, "pidfd_open": 434,
                "close_range": 436, "openat2": 437, "mount_setattr": 442,
-               "pidfd_send_signal": 424, "capget": 125, "capset": 126},
+               "pidfd_send_signal": 424, "capget": 125, "capset": 126, "open_tree": 428},
     "aarch64": {"pivot_root": 41, "seccomp": 277, "bpf": 280, "pidfd_open": 434,
                 "close_range": 436, "openat2": 437, "mount_setattr": 442,
-                "pidfd_send_signal": 424, "capget": 90, "capset": 91},
+                "pidfd_send_signal": 424, "capget": 90, "capset": 91, "open_tree": 428},
 }
 MACHINE: Final = os.uname().machine
 SYS: Final = _SYSCALLS.get(MACHINE, _SYSCALLS["x86_64"])
@@ -159,6 +159,22 @@ def pidfd_open(pid: int) -> int:
     fd = int(_libc.syscall(SYS["pidfd_open"], ctypes.c_int(pid), ctypes.c_uint(0)))
     if fd < 0:
         raise _fail("pidfd_open", f"pid {pid}")
+    return fd
+
+
+AT_FDCWD: Final = -100
+AT_SYMLINK_NOFOLLOW: Final = 0x100
+OPEN_TREE_CLONE: Final = 1
+OPEN_TREE_CLOEXEC: Final = os.O_CLOEXEC
+
+
+def open_tree(path: str, flags: int) -> int:
+    """open_tree(2) relative to the cwd: an O_PATH fd of the mount (a detached copy with
+    OPEN_TREE_CLONE). Kernels before 5.2 fail with ENOSYS."""
+    fd = int(_libc.syscall(SYS["open_tree"], ctypes.c_int(AT_FDCWD), _cstr(path),
+                           ctypes.c_uint(flags)))
+    if fd < 0:
+        raise _fail("open_tree", path)
     return fd
 
 
