@@ -94,4 +94,9 @@ def parse_since(value: str, now: float | None = None, *, name: str = "since") ->
     (Docker's GetTimestamp does not read "0" as a duration there)."""
     if value.strip() == "0":
         return 0.0
-    return parse_timestamp(value, now, name=name)
+    try:
+        return parse_timestamp(value, now, name=name)
+    except InvalidArgument:
+        # A query parameter, not a filter: said in those words.
+        raise InvalidArgument(f'invalid value for "{name}": "{value}" is not a duration, '
+                              "an RFC 3339 time or a unix timestamp") from None
