@@ -285,5 +285,18 @@ def engine_fixture(coved: Engine) -> Iterator[Engine]:
         coved.remove_all_containers()
 
 
+@pytest.fixture(name="vengine")
+def vengine_fixture(engine: Engine) -> Iterator[Engine]:
+    """The engine; every container, then every volume, removed after the test."""
+    try:
+        yield engine
+    finally:
+        engine.remove_all_containers()
+        status, body = engine.request("GET", "/volumes")
+        if status == 200:
+            for v in body["Volumes"]:
+                engine.request("DELETE", f"/volumes/{v['Name']}?force=1")
+
+
 def python() -> str:
     return sys.executable

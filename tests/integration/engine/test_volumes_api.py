@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -15,22 +14,10 @@ from tests.engine_fixtures import (
     busybox_layer_tar,
     coved_fixture,
     engine_fixture,
+    vengine_fixture,
 )
 
-__all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture"]
-
-
-@pytest.fixture(name="vengine")
-def vengine_fixture(engine: Engine) -> Iterator[Engine]:
-    """The engine, with every volume removed after the test."""
-    try:
-        yield engine
-    finally:
-        engine.remove_all_containers()
-        status, body = engine.request("GET", "/volumes")
-        if status == 200:
-            for v in body["Volumes"]:
-                engine.request("DELETE", f"/volumes/{v['Name']}?force=1")
+__all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture", "vengine_fixture"]
 
 
 def test_create_inspect_list_remove(vengine: Engine) -> None:
