@@ -41,6 +41,7 @@ def register(router: Router, ctx: DaemonContext) -> None:
         """The container's view, opened under its lock (never a half-created or
         half-removed container's)."""
         with containers.store.lock(c.id):
+            containers.ensure_rootfs(c)
             return archive_ops.open_view(c, ref)
 
     def stat_only(req: Request) -> Response:
@@ -79,11 +80,13 @@ def register(router: Router, ctx: DaemonContext) -> None:
         path = req.arg("path") or ""
         no_overwrite = req.flag("noOverwriteDirNonDir")
         copy_uid_gid = req.flag("copyUIDGID")
-        with containers.store.lock(c.id), archive_ops.open_view(c, ref) as view:
-            extractor = archive_ops.prepare_extract(view, path,
-                                                    no_overwrite_dir_non_dir=no_overwrite,
-                                                    copy_uid_gid=copy_uid_gid)
-            count = archive_ops.extract(extractor, req.body)
+        with containers.store.lock(c.id):
+            containers.ensure_rootfs(c)
+            with archive_ops.open_view(c, ref) as view:
+                extractor = archive_ops.prepare_extract(view, path,
+                                                        no_overwrite_dir_non_dir=no_overwrite,
+                                                        copy_uid_gid=copy_uid_gid)
+                count = archive_ops.extract(extractor, req.body)
         log.debug("cp into %s:%s: %d entries", c.short_id, path, count)
         ctx.events.emit("container", "extract-to-dir", c.id, attributes(c))
         return empty_response(200)

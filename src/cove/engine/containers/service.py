@@ -361,6 +361,12 @@ class ContainerService:
         from cove.snapshots.base import mount_all
         mount_all(mounts, c.rootfs)
 
+    def ensure_rootfs(self, c: Container) -> None:
+        """The rootfs mounted for a request on a stopped container (cp): it is unmounted
+        at each exit, as Docker does, and mounted again on demand. Caller holds the lock."""
+        if self._exists(c.id):
+            self._mount_rootfs(c)
+
     def _unmount_rootfs(self, c: Container) -> None:
         from cove.snapshots.base import unmount_all
         if os.path.ismount(c.rootfs):
@@ -572,6 +578,12 @@ class ContainerService:
         with contextlib.suppress(Exception):
             self.runtime(c.runtime).delete(c.id, force=True)
         self._network_down(c)
+        # As Docker: a stopped container's rootfs is not mounted (the start mounts it
+        # again; cp mounts it on demand), so a prune or rm later has nothing to unmount.
+        try:
+            self._unmount_rootfs(c)
+        except Exception as e:
+            log.warning("rootfs of %s stays mounted: %s", c.id[:12], e)
         self._save(c)
         self._run_ended(c.id)
         attrs = self._attrs(c, exitCode=str(code))
