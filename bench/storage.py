@@ -155,6 +155,7 @@ def main() -> int:
     top = Path(tempfile.mkdtemp(prefix="cove-bench-storage-"))
     top.chmod(0o755)
     engine = Engine(top / "cove", "/cove-bench-storage")
+    engine.log_level = "info"  # as a production daemon runs: no per-request debug lines
     engine.top.mkdir()
     (engine.top / "daemon.json").write_text("{}")
     dockerd = DockerD(top / "docker") if os.path.exists(DOCKERD) else None
