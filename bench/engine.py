@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import statistics
@@ -122,7 +123,10 @@ def main() -> int:
     engine = Engine(top / "cove", "/cove-bench")
     engine.log_level = "info"  # as a production daemon runs: no per-request debug lines
     engine.top.mkdir()
-    (engine.top / "daemon.json").write_text("{}")
+    # Networks of its own (bridge, nftables table, subnets), removed at the end.
+    from tests.engine_fixtures import network_settings
+    engine.network = network_settings(os.urandom(4).hex())
+    (engine.top / "daemon.json").write_text(json.dumps(engine.network))
     dockerd = DockerD(top / "docker") if os.path.exists(DOCKERD) else None
     results: dict[str, float] = {}
     try:
@@ -196,6 +200,8 @@ def main() -> int:
         _kill_monitors(engine.top)
         _unmount_under(top)
         _remove_cgroups("/cove-bench")
+        from tests.engine_fixtures import remove_network_leftovers
+        remove_network_leftovers(engine.root, engine.network)
         _remove_cgroups("/cove-bench-docker")
         shutil.rmtree(top, ignore_errors=True)
     return 0

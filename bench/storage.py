@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -157,7 +158,10 @@ def main() -> int:
     engine = Engine(top / "cove", "/cove-bench-storage")
     engine.log_level = "info"  # as a production daemon runs: no per-request debug lines
     engine.top.mkdir()
-    (engine.top / "daemon.json").write_text("{}")
+    # Networks of its own (bridge, nftables table, subnets), removed at the end.
+    from tests.engine_fixtures import network_settings
+    engine.network = network_settings(os.urandom(4).hex())
+    (engine.top / "daemon.json").write_text(json.dumps(engine.network))
     dockerd = DockerD(top / "docker") if os.path.exists(DOCKERD) else None
     clients: dict[str, docker.DockerClient] = {}
     try:
@@ -202,6 +206,8 @@ def main() -> int:
         _kill_monitors(engine.top)
         _unmount_under(top)
         _remove_cgroups("/cove-bench-storage")
+        from tests.engine_fixtures import remove_network_leftovers
+        remove_network_leftovers(engine.root, engine.network)
         _remove_cgroups("/cove-bench-docker")
         shutil.rmtree(top, ignore_errors=True)
     return 0
