@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import statistics
@@ -34,7 +33,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.dockerd_fixtures import DOCKERD, DockerD  # noqa: E402
-from tests.engine_fixtures import Engine, load_busybox  # noqa: E402
+from tests.engine_fixtures import (  # noqa: E402
+    bench_engine,
+    load_busybox,
+    remove_network_leftovers,
+)
 from tests.image_fixtures import tar_tree  # noqa: E402
 
 from cove.content import ContentStore  # noqa: E402
@@ -120,13 +123,7 @@ def main() -> int:
     args = ap.parse_args()
     top = Path(tempfile.mkdtemp(prefix="cove-bench-engine-"))
     top.chmod(0o755)
-    engine = Engine(top / "cove", "/cove-bench")
-    engine.log_level = "info"  # as a production daemon runs: no per-request debug lines
-    engine.top.mkdir()
-    # Networks of its own (bridge, nftables table, subnets), removed at the end.
-    from tests.engine_fixtures import network_settings
-    engine.network = network_settings(os.urandom(4).hex())
-    (engine.top / "daemon.json").write_text(json.dumps(engine.network))
+    engine = bench_engine(top / "cove", "/cove-bench")
     dockerd = DockerD(top / "docker") if os.path.exists(DOCKERD) else None
     results: dict[str, float] = {}
     try:
@@ -200,8 +197,7 @@ def main() -> int:
         _kill_monitors(engine.top)
         _unmount_under(top)
         _remove_cgroups("/cove-bench")
-        from tests.engine_fixtures import remove_network_leftovers
-        remove_network_leftovers(engine.root, engine.network)
+        remove_network_leftovers(engine.root, engine.network, engine.tables_before)
         _remove_cgroups("/cove-bench-docker")
         shutil.rmtree(top, ignore_errors=True)
     return 0

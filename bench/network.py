@@ -476,6 +476,8 @@ def main() -> int:
     engine.log_level = "info"  # as a production daemon runs: no per-request debug lines
     engine.top.mkdir()
     (engine.top / "daemon.json").write_text(json.dumps(COVE_NETWORK))
+    from tests.cni_fixtures import nft_tables
+    tables_before = nft_tables()
     before = HostState.read()
     dockerd = (DockerD(top / "docker", "/cvb-bench-docker", DOCKER_NETWORK_ARGS)
                if os.path.exists(DOCKERD) else None)
@@ -540,6 +542,8 @@ def main() -> int:
         remove_network_leftovers(engine.root, COVE_NETWORK)
         if dockerd is not None:
             remove_docker_leftovers(before, docker_bridges)
+        from tests.cni_fixtures import remove_new_empty_tables
+        remove_new_empty_tables(tables_before)  # iptables-nft's, once dockerd's rules are gone
         shutil.rmtree(top, ignore_errors=True)
     return 0
 

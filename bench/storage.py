@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -37,7 +36,11 @@ sys.path.insert(0, str(REPO / "bench"))
 import docker  # noqa: E402
 from engine import busybox_docker_tar  # noqa: E402
 from tests.dockerd_fixtures import DOCKERD, DockerD  # noqa: E402
-from tests.engine_fixtures import Engine, load_busybox  # noqa: E402
+from tests.engine_fixtures import (  # noqa: E402
+    bench_engine,
+    load_busybox,
+    remove_network_leftovers,
+)
 from tests.image_fixtures import tar_tree  # noqa: E402
 
 DOCKER = "/usr/local/bin/docker"
@@ -155,13 +158,7 @@ def main() -> int:
     args = ap.parse_args()
     top = Path(tempfile.mkdtemp(prefix="cove-bench-storage-"))
     top.chmod(0o755)
-    engine = Engine(top / "cove", "/cove-bench-storage")
-    engine.log_level = "info"  # as a production daemon runs: no per-request debug lines
-    engine.top.mkdir()
-    # Networks of its own (bridge, nftables table, subnets), removed at the end.
-    from tests.engine_fixtures import network_settings
-    engine.network = network_settings(os.urandom(4).hex())
-    (engine.top / "daemon.json").write_text(json.dumps(engine.network))
+    engine = bench_engine(top / "cove", "/cove-bench-storage")
     dockerd = DockerD(top / "docker") if os.path.exists(DOCKERD) else None
     clients: dict[str, docker.DockerClient] = {}
     try:
@@ -206,8 +203,7 @@ def main() -> int:
         _kill_monitors(engine.top)
         _unmount_under(top)
         _remove_cgroups("/cove-bench-storage")
-        from tests.engine_fixtures import remove_network_leftovers
-        remove_network_leftovers(engine.root, engine.network)
+        remove_network_leftovers(engine.root, engine.network, engine.tables_before)
         _remove_cgroups("/cove-bench-docker")
         shutil.rmtree(top, ignore_errors=True)
     return 0

@@ -86,7 +86,11 @@ def new_empty_tables_removed() -> Iterator[None]:
     try:
         yield
     finally:
-        for table in sorted(nft_tables() - before):
-            if _empty(table):
-                subprocess.run(["nft", "delete", "table", *table.split()],
-                               capture_output=True, check=False)
+        remove_new_empty_tables(before)
+
+
+def remove_new_empty_tables(before: set[str]) -> None:
+    for table in sorted(nft_tables() - before):
+        if _empty(table):
+            subprocess.run(["nft", "delete", "table", *table.split()], capture_output=True,
+                           check=False)

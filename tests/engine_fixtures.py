@@ -66,6 +66,8 @@ class Engine:
         self.proc: subprocess.Popen[bytes] | None = None
         self.extra_args: list[str] = []
         self.network: dict[str, object] = {}
+        # The host's nftables tables before a benchmark's daemon (bench_engine).
+        self.tables_before: set[str] | None = None
         # Tests read the debug log; benchmarks set "info", as a production daemon runs.
         self.log_level = "debug"
 
@@ -213,8 +215,10 @@ def network_settings(tag: str) -> dict[str, object]:
                                                f"{16 * (pool_k % 16)}.0/20", "size": 24}]}
 
 
-def remove_network_leftovers(root: Path, settings: dict[str, object]) -> None:
-    """The bridges, nftables table and iptables rules a test daemon made."""
+def remove_network_leftovers(root: Path, settings: dict[str, object],
+                             tables_before: set[str] | None = None) -> None:
+    """The bridges, nftables table and iptables rules a test daemon made (and, given the
+    tables that existed before it, the iptables-nft tables its rules made, once empty)."""
     bridges = {str(settings["bridge"])}
     for record in (root / "network").glob("*.json"):
         with contextlib.suppress(ValueError, OSError):
@@ -230,6 +234,23 @@ def remove_network_leftovers(root: Path, settings: dict[str, object]) -> None:
                 pass
     subprocess.run(["nft", "delete", "table", "ip", str(settings["firewall-table"])],
                    check=False, capture_output=True)
+    if tables_before is not None:
+        from tests.cni_fixtures import remove_new_empty_tables
+        remove_new_empty_tables(tables_before)
+
+
+def bench_engine(top: Path, cgroup_parent: str) -> Engine:
+    """An Engine for a benchmark under ``top`` (made here): log level info as a
+    production daemon runs, networks of its own (remove them with
+    :func:`remove_network_leftovers` after)."""
+    engine = Engine(top, cgroup_parent)
+    engine.log_level = "info"  # no per-request debug lines in the figures
+    top.mkdir()
+    engine.network = network_settings(uuid.uuid4().hex)
+    (top / "daemon.json").write_text(json.dumps(engine.network))
+    from tests.cni_fixtures import nft_tables
+    engine.tables_before = nft_tables()
+    return engine
 
 
 @contextlib.contextmanager
