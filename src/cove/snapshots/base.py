@@ -232,8 +232,9 @@ class MetaStore:
             data = self._read()
             before = json.dumps(data, sort_keys=True)
             yield data
-            if json.dumps(data, sort_keys=True) != before:
-                self._write(data)
+            after = json.dumps(data, sort_keys=True)
+            if after != before:
+                self._write_text(after)
         finally:
             os.close(fd)
 
@@ -250,10 +251,12 @@ class MetaStore:
             raise FailedPrecondition(f"{self._file}: unknown schema {data.get('schema')!r}")
         return data
 
-    def _write(self, data: dict[str, Any]) -> None:
+    def _write_text(self, text: str) -> None:
+        # One encode by the C encoder: json.dump to a file encodes in Python, chunk by
+        # chunk, which dominated a snapshot removal once hundreds of records exist.
         tmp = f"{self._file}.tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, sort_keys=True)
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self._file)
