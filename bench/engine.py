@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.dockerd_fixtures import DOCKERD, DockerD  # noqa: E402
+from tests.dockerd_fixtures import DOCKERD, DockerD, pids_named  # noqa: E402
 from tests.engine_fixtures import (  # noqa: E402
     bench_engine,
     load_busybox,
@@ -57,20 +57,6 @@ def pss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def pids_named(name: str) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/comm") as f:
-                if f.read().strip() == name:
-                    out.append(int(entry))
-        except OSError:
-            continue
-    return out
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:

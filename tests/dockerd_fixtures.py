@@ -18,7 +18,7 @@ DOCKER = "/usr/local/bin/docker"
 DOCKERD = "/usr/sbin/dockerd"
 
 
-def _pids_named(name: str) -> list[int]:
+def pids_named(name: str) -> list[int]:
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -72,7 +72,7 @@ class DockerD:
         """dockerd and the containerd it started."""
         assert self.proc is not None
         pids = [self.proc.pid]
-        for pid in _pids_named("containerd"):
+        for pid in pids_named("containerd"):
             with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
                 if str(self.top).encode() in f.read():
                     pids.append(pid)
@@ -80,7 +80,7 @@ class DockerD:
 
     def shim_pids(self) -> list[int]:
         out = []
-        for pid in _pids_named("containerd-shim"):
+        for pid in pids_named("containerd-shim"):
             with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as f:
                 if str(self.top).encode() in f.read():
                     out.append(pid)

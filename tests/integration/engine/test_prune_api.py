@@ -18,9 +18,10 @@ from tests.engine_fixtures import (
     busybox_layer_tar,
     coved_fixture,
     engine_fixture,
+    vengine_fixture,
 )
 
-__all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture"]
+__all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture", "vengine_fixture"]
 
 PROTECT = {"cove.prune.protect": "true"}
 
@@ -30,16 +31,13 @@ def _q(filters: dict[str, list[str]]) -> str:
 
 
 @pytest.fixture(name="pengine")
-def pengine_fixture(engine: Engine) -> Iterator[Engine]:
+def pengine_fixture(vengine: Engine) -> Iterator[Engine]:
     """The engine; afterwards every container, volume and image but busybox is gone."""
+    engine = vengine  # removes the containers, then the volumes, after this fixture
     try:
         yield engine
     finally:
         engine.remove_all_containers()
-        status, body = engine.request("GET", "/volumes")
-        if status == 200:
-            for v in body["Volumes"]:
-                engine.request("DELETE", f"/volumes/{v['Name']}?force=1")
         status, images = engine.request("GET", "/images/json")
         busybox = ""
         for image in images if status == 200 else []:

@@ -12,6 +12,7 @@ from tests.engine_fixtures import (
     busybox_layer_tar,
     coved_fixture,
     engine_fixture,
+    vengine_fixture,
 )
 from tests.integration.engine.test_prune_api import (
     PROTECT,
@@ -23,7 +24,8 @@ from tests.integration.engine.test_prune_api import (
     run_to_exit,
 )
 
-__all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture", "pengine_fixture"]
+__all__ = ["busybox_layer_tar", "coved_fixture", "engine_fixture", "pengine_fixture",
+           "vengine_fixture"]
 
 HEX = re.compile(r"[0-9a-f]{64}")
 
