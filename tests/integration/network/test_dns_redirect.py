@@ -36,6 +36,7 @@ from cove.network.dns.wire import (
     parse_message,
 )
 from cove.network.firewall.nft import FirewallError
+from tests.integration.network.netns_util import named_netns
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
@@ -79,31 +80,15 @@ while True:
 
 # -- fixtures ----------------------------------------------------------------------------
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
-@contextlib.contextmanager
-def _netns(name: str) -> Iterator[str]:
-    with contextlib.suppress(subprocess.CalledProcessError):
-        _ip("netns", "del", name)  # ours, left by an interrupted run
-    _ip("netns", "add", name)
-    try:
-        _ip("-n", name, "link", "set", "lo", "up")
-        yield f"/run/netns/{name}"
-    finally:
-        _ip("netns", "del", name)
-
-
 @pytest.fixture
 def netns_a() -> Iterator[str]:
-    with _netns("cvdr-a") as path:
+    with named_netns("cvdr-a") as path:
         yield path
 
 
 @pytest.fixture
 def netns_b() -> Iterator[str]:
-    with _netns("cvdr-b") as path:
+    with named_netns("cvdr-b") as path:
         yield path
 
 

@@ -5,7 +5,6 @@ query can reach the host's real resolver."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -44,6 +43,7 @@ from cove.network.dns.wire import (
     parse_message,
     with_id,
 )
+from tests.integration.network.netns_util import named_netns
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)"),
@@ -58,31 +58,15 @@ TIMEOUT = 1.0
 
 # -- fixtures: namespaces, records, upstreams ------------------------------------------------
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
-@contextlib.contextmanager
-def _netns(name: str) -> Iterator[str]:
-    with contextlib.suppress(subprocess.CalledProcessError):
-        _ip("netns", "del", name)  # ours, left by an interrupted run
-    _ip("netns", "add", name)
-    try:
-        _ip("-n", name, "link", "set", "lo", "up")
-        yield f"/run/netns/{name}"
-    finally:
-        _ip("netns", "del", name)
-
-
 @pytest.fixture
 def netns_a() -> Iterator[str]:
-    with _netns("cvdns-a") as path:
+    with named_netns("cvdns-a") as path:
         yield path
 
 
 @pytest.fixture
 def netns_b() -> Iterator[str]:
-    with _netns("cvdns-b") as path:
+    with named_netns("cvdns-b") as path:
         yield path
 
 
@@ -569,7 +553,7 @@ def test_attach_twice_in_the_same_namespace(server: DnsServer, netns_a: str) -> 
 
 
 def test_detach_after_the_namespace_is_gone(server: DnsServer) -> None:
-    with _netns("cvdns-c") as path:
+    with named_netns("cvdns-c") as path:
         server.attach("c1", path)
     server.detach("c1")
     assert server.attached() == []

@@ -18,25 +18,7 @@ import pytest
 
 from cove.errors import AlreadyExists, InvalidArgument, NotFound
 from cove.linux.netlink import Link, Netlink, NetlinkError, NetlinkExists, NetlinkNotFound
-from cove.linux.netns import create_netns, remove_netns, run_in_netns
-
-
-@pytest.fixture
-def make_netns(tmp_path: Path) -> Iterator[Callable[[], str]]:
-    """make_netns() -> the path of a new network namespace, removed after the test."""
-    made: list[str] = []
-
-    def make() -> str:
-        path = str(tmp_path / "netns" / f"cvnl-{uuid.uuid4().hex[:6]}")
-        made.append(path)
-        create_netns(path)
-        return path
-
-    try:
-        yield make
-    finally:
-        for path in made:
-            remove_netns(path)
+from cove.linux.netns import run_in_netns
 
 
 @pytest.fixture

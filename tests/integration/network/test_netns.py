@@ -5,8 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,24 +32,6 @@ def _netns_id(netns: str | None = None) -> str:
     if netns is None:
         return os.readlink("/proc/thread-self/ns/net")
     return run_in_netns(netns, lambda: os.readlink("/proc/thread-self/ns/net"))
-
-
-@pytest.fixture
-def make_netns(tmp_path: Path) -> Iterator[Callable[[], str]]:
-    """make_netns() -> the path of a new network namespace, removed after the test."""
-    made: list[str] = []
-
-    def make() -> str:
-        path = str(tmp_path / "netns" / f"cvnl-{uuid.uuid4().hex[:6]}")
-        made.append(path)
-        create_netns(path)
-        return path
-
-    try:
-        yield make
-    finally:
-        for path in made:
-            remove_netns(path)
 
 
 def test_create_netns_mounts_a_new_namespace_with_lo_up(make_netns: Callable[[], str]) -> None:
