@@ -133,3 +133,12 @@ def render(rows: Iterable[Any], fmt: str, default_table: str,
            headers: Mapping[str, str]) -> str:
     """All rows through the format, with a header and alignment for tables."""
     return ListFormat(fmt, default_table, headers).render(rows)
+
+
+def parse_template(fmt: str, error: str = "template parsing error") -> Template:
+    """A single-object --format (inspect, version, info, events): exit 64 if it does not
+    parse, in docker's words."""
+    try:
+        return Template(fmt)
+    except TemplateError as e:
+        raise CliError(f"{error}: {e.message}", 64) from None

@@ -508,12 +508,8 @@ def cmd_network_inspect(ctx: Context, argv: list[str]) -> int:
     fmt = opts.str("format")
     template = None
     if fmt and fmt != "json":
-        from cove.cli.gotemplate import Template
-
-        try:
-            template = Template(fmt)
-        except TemplateError as e:
-            raise CliError(f"template parsing error: {e.message}", 64) from None
+        from cove.cli.tables import parse_template
+        template = parse_template(fmt)
     query = {"verbose": "true"} if opts.bool("verbose") else None
     found: list[Any] = []
     shown: list[str] = []

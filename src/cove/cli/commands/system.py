@@ -7,6 +7,7 @@ import sys
 from cove.cli.commands import check_filter, filters_json
 from cove.cli.errors import CliError, DaemonError, UsageError
 from cove.cli.flags import BOOL, LIST, STRING, Flag, FlagSet
+from cove.cli.tables import parse_template
 from cove.cli.transport import API_VERSION, quote
 
 TYPE_CHECKING = False
@@ -60,7 +61,7 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
     fmt = opts.str("format")
     template = None
     if fmt and fmt != "json":
-        template = _parse_template(fmt)
+        template = parse_template(fmt)
     found: list[Any] = []
 
     def inspect(name: str) -> str | None:
@@ -85,16 +86,6 @@ def _inspect(ctx: Context, argv: list[str], command: str, kind: str) -> int:
     else:
         ctx.out(_dump_indented(found) + "\n")
     return code
-
-
-def _parse_template(fmt: str, error: str = "template parsing error") -> Any:
-    """A single-object --format (inspect, version, info, events): exit 64 if it does not parse."""
-    from cove.cli.gotemplate import Template, TemplateError
-
-    try:
-        return Template(fmt)
-    except TemplateError as e:
-        raise CliError(f"{error}: {e.message}", 64) from None
 
 
 def _inspect_type(text: str) -> str:
@@ -176,7 +167,7 @@ def cmd_events(ctx: Context, argv: list[str]) -> int:
     fmt = opts.str("format")
     template = None
     if fmt:
-        template = _parse_template("{{json .}}" if fmt == "json" else fmt,
+        template = parse_template("{{json .}}" if fmt == "json" else fmt,
                                    "Error parsing format")
     query = {"since": opts.str("since") or None, "until": opts.str("until") or None,
              "filters": filters}
@@ -220,7 +211,7 @@ def cmd_version(ctx: Context, argv: list[str]) -> int:
         server["APIVersion"] = server["ApiVersion"]
     fmt = opts.str("format")
     if fmt:
-        ctx.out(_parse_template("{{json .}}" if fmt == "json" else fmt).execute(
+        ctx.out(parse_template("{{json .}}" if fmt == "json" else fmt).execute(
             {"Client": client, "Server": server}) + "\n")
     else:
         lines = ["Client:", f" Version:           {client['Version']}",
@@ -265,7 +256,7 @@ def cmd_info(ctx: Context, argv: list[str]) -> int:
     info = ctx.client.get_json("/info") or {}
     fmt = opts.str("format")
     if fmt:
-        ctx.out(_parse_template("{{json .}}" if fmt == "json" else fmt).execute(info) + "\n")
+        ctx.out(parse_template("{{json .}}" if fmt == "json" else fmt).execute(info) + "\n")
         return 0
     g = info.get
     lines = ["Client:", f" Version:    {CLIENT_VERSION}", " Context:    default",

@@ -135,11 +135,8 @@ def cmd_volume_inspect(ctx: Context, argv: list[str]) -> int:
     fmt = opts.str("format")
     template = None
     if fmt and fmt != "json":
-        from cove.cli.gotemplate import Template, TemplateError
-        try:
-            template = Template(fmt)
-        except TemplateError as e:
-            raise CliError(f"template parsing error: {e.message}", 64) from None
+        from cove.cli.tables import parse_template
+        template = parse_template(fmt)
     found: list[Any] = []
 
     def inspect(name: str) -> str | None:
