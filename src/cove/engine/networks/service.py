@@ -78,6 +78,7 @@ class NetworkService:
         # Set by the engine: every container record, and one by id.
         self.containers: Callable[[], list[Container]] = lambda: []
         self.container: Callable[[str], Container | None] = lambda cid: None
+        self.save_container: Callable[[Container], None] = lambda c: None
         self.publisher = Publisher(config)
         self._drivers: dict[str, Driver] = {}
         self._dns: Any = None
@@ -900,9 +901,6 @@ class NetworkService:
                 with contextlib.suppress(NotFound):
                     return str(att.get("address")), self.store.find(net_id).interface
         return "", ""
-
-    # Set by the engine: write a container's record.
-    save_container: Callable[[Container], None] = staticmethod(lambda c: None)
 
     def close(self) -> None:
         if self._dns is not None:
